@@ -1,3 +1,11 @@
-using static TorchSharp.torch;
-using var a = ones(4, 4);
-Console.WriteLine(a.matmul(a).sum().item<float>());
+using System.CommandLine;
+using WeakToStrong.Cli.Commands;
+
+var root = new RootCommand("WeakToStrong: weak-to-strong search (Zhou et al., 2024) and its baselines on TorchSharp.")
+{
+    LogprobsCommand.Create(),
+    GenerateCommand.Create(),
+    RewardCommand.Create(),
+    BenchCommand.Create(),
+};
+return root.Parse(args).Invoke();

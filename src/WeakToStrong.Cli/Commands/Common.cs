@@ -1,0 +1,70 @@
+using System.CommandLine;
+using System.Text.Json;
+using WeakToStrong.Models;
+using WeakToStrong.Tokenization;
+
+namespace WeakToStrong.Cli.Commands;
+
+/// <summary>Options shared by commands that run a model, and the one place errors become exit codes.</summary>
+internal sealed class RuntimeOptions
+{
+    public readonly Option<string> Device = new("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+    public readonly Option<string?> DType = new("--dtype") { Description = "float32 (default), bfloat16 or float16" };
+    public readonly Option<int> Threads = new("--threads") { Description = "CPU threads for TorchSharp (0 = its default)", DefaultValueFactory = _ => 0 };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Device);
+        command.Options.Add(DType);
+        command.Options.Add(Threads);
+    }
+
+    public ModelOptions Apply(ParseResult result)
+    {
+        int threads = result.GetValue(Threads);
+        if (threads < 0) throw new InvalidInputException($"--threads must be ≥ 0, got {threads}");
+        if (threads > 0) TorchSharp.torch.set_num_threads(threads);
+        return ModelOptions.Parse(result.GetValue(Device)!, result.GetValue(DType));
+    }
+}
+
+internal static class Cli
+{
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+
+    /// <summary>Runs a command body; bad input becomes one line on stderr and exit code 2.</summary>
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (InvalidInputException e)
+        {
+            Console.Error.WriteLine($"wts: error: {e.Message}");
+            return 2;
+        }
+    }
+
+    public static void Warn(string message) => Console.Error.WriteLine($"wts: warning: {message}");
+
+    public static HfTokenizer LoadTokenizer(string reference) => HfTokenizer.Load(ModelLocator.Resolve(reference));
+
+    public static int[] ParseIds(string text, string option)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var ids = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], out ids[i]) || ids[i] < 0)
+                throw new InvalidInputException($"{option}: expected comma-separated non-negative token ids, got \"{parts[i]}\"");
+        if (ids.Length == 0) throw new InvalidInputException($"{option}: expected at least one token id");
+        return ids;
+    }
+
+    public static void CheckIds(IReadOnlyList<int> ids, ModelConfig config, string option)
+    {
+        foreach (int id in ids)
+            if (id >= config.VocabSize)
+                throw new InvalidInputException($"{option}: token id {id} is outside the vocabulary of {config.Path} (vocab_size {config.VocabSize})");
+    }
+}

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using System.Text.Json;
+using WeakToStrong.Models;
+using WeakToStrong.Search;
+
+namespace WeakToStrong.Cli.Commands;
+
+/// <summary>`wts generate`: sample a continuation from one causal LM.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "model directory or Hugging Face hub id (offline cache)", Required = true };
+        var prompt = new Option<string>("--prompt") { Description = "prompt text (encoded without special tokens)", Required = true };
+        var maxNewTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 50 };
+        var temperature = new Option<double>("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => 0.7 };
+        var topK = new Option<int>("--top-k") { Description = "0 = off", DefaultValueFactory = _ => 50 };
+        var topP = new Option<double>("--top-p") { DefaultValueFactory = _ => 1.0 };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
+        var json = new Option<bool>("--json") { Description = "print prompt ids, generated ids and text as JSON" };
+        var runtime = new RuntimeOptions();
+        var command = new Command("generate", "Sample a continuation of a prompt.") { model, prompt, maxNewTokens, temperature, topK, topP, seed, json };
+        runtime.AddTo(command);
+        command.SetAction(result => Cli.Run(() =>
+        {
+            var sampling = new SamplingOptions(result.GetValue(temperature), result.GetValue(topK), result.GetValue(topP));
+            sampling.Validate();
+            int newTokens = result.GetValue(maxNewTokens);
+            if (newTokens <= 0) throw new InvalidInputException($"--max-new-tokens must be positive, got {newTokens}");
+            var options = runtime.Apply(result);
+            string reference = result.GetValue(model)!;
+            var lm = PretrainedModels.LoadCausalLM(reference, options, Cli.Warn);
+            var tokenizer = Cli.LoadTokenizer(reference);
+            var promptIds = tokenizer.Encode(result.GetValue(prompt)!);
+            var stop = tokenizer.EosTokenIds.Concat(lm.Config.EosTokenIds).ToHashSet();
+            var ids = Generation.Sample(lm, promptIds, newTokens, sampling, stop, result.GetValue(seed));
+            string text = tokenizer.Decode(ids, skipSpecialTokens: true);
+            if (result.GetValue(json))
+                Console.WriteLine(JsonSerializer.Serialize(new { prompt = result.GetValue(prompt), prompt_ids = promptIds, ids, text }, Cli.Json));
+            else
+                Console.WriteLine(result.GetValue(prompt) + text);
+            return 0;
+        }));
+        return command;
+    }
+}

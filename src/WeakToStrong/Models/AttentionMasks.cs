@@ -1,0 +1,60 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace WeakToStrong.Models;
+
+/// <summary>The padding and causal masks of decoder-only models, with Hugging Face's conventions.</summary>
+public static class AttentionMasks
+{
+    /// <summary>
+    /// Position ids for the last <paramref name="queryLength"/> columns of a [B, S] attention mask:
+    /// cumsum(mask) − 1, with padded positions set to 1, as transformers' generate() does for left padding.
+    /// </summary>
+    public static Tensor PositionIds(Tensor attentionMask, int queryLength)
+    {
+        var positions = attentionMask.to(ScalarType.Int64).cumsum(-1) - 1;
+        positions = positions.masked_fill(attentionMask.eq(0), 1);
+        return positions.narrow(1, positions.shape[1] - queryLength, queryLength);
+    }
+
+    /// <summary>Positions past, past+1, … for every row when there is no padding.</summary>
+    public static Tensor DefaultPositionIds(long batch, int pastLength, int queryLength, Device device) =>
+        arange(pastLength, pastLength + queryLength, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(batch, -1);
+
+    /// <summary>
+    /// The additive mask [B, 1, T, S] for queries at positions past..past+T−1 over S = past+T keys:
+    /// 0 where a query may attend, the dtype's lowest value where not (a finite value, so fully padded
+    /// rows stay free of NaN). Returns null when the plain causal rule suffices; then
+    /// <paramref name="isCausal"/> says whether scaled_dot_product_attention must apply it.
+    /// </summary>
+    public static Tensor? Additive(Tensor? attentionMask, long batch, int pastLength, int queryLength,
+        int? slidingWindow, ScalarType dtype, Device device, out bool isCausal)
+    {
+        int keyLength = pastLength + queryLength;
+        bool windowBites = slidingWindow is int w && keyLength > w;
+        bool padded = attentionMask is not null && attentionMask.min().item<long>() == 0;
+        if (!padded && !windowBites)
+        {
+            // One query attends to everything cached; a fresh prompt needs only the causal rule.
+            isCausal = queryLength > 1 && pastLength == 0;
+            if (queryLength == 1 || pastLength == 0) return null;
+        }
+        isCausal = false;
+
+        var queryPositions = arange(pastLength, keyLength, dtype: ScalarType.Int64, device: device).unsqueeze(1);
+        var keyPositions = arange(0, keyLength, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+        var allowed = keyPositions.le(queryPositions);
+        if (slidingWindow is int window) allowed = allowed.logical_and(queryPositions - keyPositions < window);
+        var allowedPerRow = allowed.unsqueeze(0).unsqueeze(0).expand(batch, 1, queryLength, keyLength);
+        if (attentionMask is not null)
+            allowedPerRow = allowedPerRow.logical_and(attentionMask.ne(0).view(batch, 1, 1, keyLength));
+        double lowest = dtype switch
+        {
+            ScalarType.Float16 => -65504.0,
+            ScalarType.BFloat16 => -3.3895313892515355e38,
+            ScalarType.Float64 => double.MinValue,
+            _ => float.MinValue,
+        };
+        return zeros(batch, 1, queryLength, keyLength, dtype: dtype, device: device).masked_fill(allowedPerRow.logical_not(), lowest);
+    }
+}

@@ -1,0 +1,89 @@
+using static TorchSharp.torch;
+
+namespace WeakToStrong.Models;
+
+/// <summary>
+/// Keys and values of every layer for a batch of sequences that share one length (left padding keeps
+/// them aligned). Storage is preallocated and grows by doubling, so decoding writes in place; rows can
+/// be gathered by index (beam reordering, duplication) without recomputation.
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    readonly Tensor?[] keys;
+    readonly Tensor?[] values;
+    int capacity;
+
+    public KvCache(int numLayers, int initialCapacity = 64)
+    {
+        keys = new Tensor?[numLayers];
+        values = new Tensor?[numLayers];
+        capacity = Math.Max(1, initialCapacity);
+    }
+
+    /// <summary>Tokens already stored (the past length seen by the next forward call).</summary>
+    public int Length { get; private set; }
+
+    public long BatchSize => keys[0]?.shape[0] ?? 0;
+
+    /// <summary>Stores this step's keys and values [B, H, T, D] for one layer; returns all so far.</summary>
+    public (Tensor Keys, Tensor Values) Update(int layer, Tensor newKeys, Tensor newValues)
+    {
+        int steps = (int)newKeys.shape[2];
+        Reserve(layer, newKeys, Length + steps);
+        keys[layer]!.narrow(2, Length, steps).copy_(newKeys);
+        values[layer]!.narrow(2, Length, steps).copy_(newValues);
+        return (keys[layer]!.narrow(2, 0, Length + steps), values[layer]!.narrow(2, 0, Length + steps));
+    }
+
+    /// <summary>Called once per forward, after every layer has stored its step.</summary>
+    public void Advance(int steps) => Length += steps;
+
+    /// <summary>Keeps rows <paramref name="rowIndex"/> (may repeat rows): the new batch is rowIndex's length.</summary>
+    public void Reorder(Tensor rowIndex)
+    {
+        for (int layer = 0; layer < keys.Length; layer++)
+        {
+            keys[layer] = Gather(keys[layer], rowIndex);
+            values[layer] = Gather(values[layer], rowIndex);
+        }
+    }
+
+    static Tensor? Gather(Tensor? stored, Tensor rowIndex)
+    {
+        if (stored is null) return null;
+        var gathered = stored.index_select(0, rowIndex.to(stored.device)).DetachFromDisposeScope();
+        stored.Dispose();
+        return gathered;
+    }
+
+    void Reserve(int layer, Tensor like, int needed)
+    {
+        var stored = keys[layer];
+        if (stored is not null && stored.shape[2] >= needed) return;
+        while (capacity < needed) capacity *= 2;
+        keys[layer] = Grow(stored, like);
+        values[layer] = Grow(values[layer], like);
+    }
+
+    Tensor Grow(Tensor? stored, Tensor like)
+    {
+        var grown = zeros([like.shape[0], like.shape[1], capacity, like.shape[3]], dtype: like.dtype, device: like.device)
+            .DetachFromDisposeScope();
+        if (stored is not null)
+        {
+            grown.narrow(2, 0, Length).copy_(stored.narrow(2, 0, Length));
+            stored.Dispose();
+        }
+        return grown;
+    }
+
+    public void Dispose()
+    {
+        for (int layer = 0; layer < keys.Length; layer++)
+        {
+            keys[layer]?.Dispose();
+            values[layer]?.Dispose();
+            keys[layer] = values[layer] = null;
+        }
+    }
+}

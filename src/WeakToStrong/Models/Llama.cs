@@ -1,0 +1,256 @@
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+using F = TorchSharp.torch.nn.functional;
+
+namespace WeakToStrong.Models;
+
+// Llama as in transformers' modeling_llama.py (Mistral and Qwen2 differ only in config: sliding window,
+// q/k/v biases), with its names: model.{embed_tokens,layers.N.{input_layernorm,self_attn.{q,k,v,o}_proj,
+// post_attention_layernorm,mlp.{gate,up,down}_proj},norm}, lm_head.
+
+/// <summary>LlamaRotaryEmbedding: inverse frequencies (with rope_scaling applied) and cos/sin per position.</summary>
+public sealed class LlamaRotaryEmbedding
+{
+    readonly Tensor invFreq; // [head_dim / 2], float32
+    readonly double positionScale;
+
+    public LlamaRotaryEmbedding(ModelConfig config, Device device)
+    {
+        var frequencies = InverseFrequencies(config);
+        invFreq = tensor(frequencies.Select(f => (float)f).ToArray(), device: device).DetachFromDisposeScope();
+        positionScale = config.RopeLinearFactor is double factor ? 1.0 / factor : 1.0;
+    }
+
+    /// <summary>1 / theta^(2i/d), then the llama3 frequency-dependent rescaling when configured.</summary>
+    public static double[] InverseFrequencies(ModelConfig config)
+    {
+        int dim = config.HeadDim;
+        // transformers computes theta ** (arange(0, d, 2).float() / d) in float32; we match that rounding.
+        var frequencies = Enumerable.Range(0, dim / 2)
+            .Select(i => (double)(1.0f / MathF.Pow((float)config.RopeTheta, (float)(2 * i) / dim))).ToArray();
+        if (config.RopeLlama3 is not { } scaling) return frequencies;
+        double lowFreqWavelength = scaling.OriginalMaxPositionEmbeddings / scaling.LowFreqFactor;
+        double highFreqWavelength = scaling.OriginalMaxPositionEmbeddings / scaling.HighFreqFactor;
+        for (int i = 0; i < frequencies.Length; i++)
+        {
+            double frequency = frequencies[i];
+            double wavelength = 2 * Math.PI / frequency;
+            if (wavelength > lowFreqWavelength) frequencies[i] = frequency / scaling.Factor;
+            else if (wavelength >= highFreqWavelength)
+            {
+                double smooth = (scaling.OriginalMaxPositionEmbeddings / wavelength - scaling.LowFreqFactor)
+                    / (scaling.HighFreqFactor - scaling.LowFreqFactor);
+                frequencies[i] = (1 - smooth) * frequency / scaling.Factor + smooth * frequency;
+            }
+        }
+        return frequencies;
+    }
+
+    /// <summary>cos and sin [B, 1, T, head_dim] for position ids [B, T], in <paramref name="dtype"/>.</summary>
+    public (Tensor Cos, Tensor Sin) Forward(Tensor positionIds, ScalarType dtype)
+    {
+        var positions = positionIds.to(ScalarType.Float32);
+        if (positionScale != 1.0) positions = positions * positionScale;
+        var angles = positions.unsqueeze(-1) * invFreq;
+        var embedding = cat([angles, angles], -1).unsqueeze(1);
+        return (embedding.cos().to(dtype), embedding.sin().to(dtype));
+    }
+
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        long half = x.shape[^1] / 2;
+        var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
+        return x * cos + rotated * sin;
+    }
+}
+
+public sealed class LlamaAttention : Module
+{
+    readonly Linear q_proj, k_proj, v_proj, o_proj;
+    readonly int layerIndex, numHeads, numKvHeads, headDim;
+
+    public LlamaAttention(ModelConfig config, int layerIndex, ModelOptions options) : base(nameof(LlamaAttention))
+    {
+        this.layerIndex = layerIndex;
+        numHeads = config.NumAttentionHeads;
+        numKvHeads = config.NumKeyValueHeads;
+        headDim = config.HeadDim;
+        q_proj = new Linear(config.HiddenSize, numHeads * headDim, config.QkvBias, options);
+        k_proj = new Linear(config.HiddenSize, numKvHeads * headDim, config.QkvBias, options);
+        v_proj = new Linear(config.HiddenSize, numKvHeads * headDim, config.QkvBias, options);
+        o_proj = new Linear(numHeads * headDim, config.HiddenSize, config.OutputProjectionBias, options);
+        register_module("q_proj", q_proj);
+        register_module("k_proj", k_proj);
+        register_module("v_proj", v_proj);
+        register_module("o_proj", o_proj);
+    }
+
+    public Tensor forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? mask, bool isCausal, KvCache? cache)
+    {
+        long batch = hidden.shape[0], steps = hidden.shape[1];
+        var query = q_proj.forward(hidden).view(batch, steps, numHeads, headDim).transpose(1, 2);
+        var key = k_proj.forward(hidden).view(batch, steps, numKvHeads, headDim).transpose(1, 2);
+        var value = v_proj.forward(hidden).view(batch, steps, numKvHeads, headDim).transpose(1, 2);
+        query = LlamaRotaryEmbedding.Apply(query, cos, sin);
+        key = LlamaRotaryEmbedding.Apply(key, cos, sin);
+        if (cache is not null) (key, value) = cache.Update(layerIndex, key, value);
+        if (numKvHeads != numHeads)
+        {
+            // Grouped-query attention: each key/value head serves numHeads / numKvHeads query heads.
+            key = key.repeat_interleave(numHeads / numKvHeads, 1);
+            value = value.repeat_interleave(numHeads / numKvHeads, 1);
+        }
+        var attended = F.scaled_dot_product_attention(query, key, value, mask, 0.0, isCausal);
+        return o_proj.forward(attended.transpose(1, 2).reshape(batch, steps, numHeads * headDim));
+    }
+}
+
+public sealed class LlamaMLP : Module
+{
+    readonly Linear gate_proj, up_proj, down_proj;
+
+    public LlamaMLP(ModelConfig config, ModelOptions options) : base(nameof(LlamaMLP))
+    {
+        gate_proj = new Linear(config.HiddenSize, config.IntermediateSize, config.MlpBias, options);
+        up_proj = new Linear(config.HiddenSize, config.IntermediateSize, config.MlpBias, options);
+        down_proj = new Linear(config.IntermediateSize, config.HiddenSize, config.MlpBias, options);
+        register_module("gate_proj", gate_proj);
+        register_module("up_proj", up_proj);
+        register_module("down_proj", down_proj);
+    }
+
+    public Tensor forward(Tensor hidden) => down_proj.forward(F.silu(gate_proj.forward(hidden)) * up_proj.forward(hidden));
+}
+
+public sealed class LlamaDecoderLayer : Module
+{
+    readonly RmsNorm input_layernorm, post_attention_layernorm;
+    readonly LlamaAttention self_attn;
+    readonly LlamaMLP mlp;
+
+    public LlamaDecoderLayer(ModelConfig config, int layerIndex, ModelOptions options) : base(nameof(LlamaDecoderLayer))
+    {
+        self_attn = new LlamaAttention(config, layerIndex, options);
+        mlp = new LlamaMLP(config, options);
+        input_layernorm = new RmsNorm(config.HiddenSize, config.NormEpsilon, options);
+        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.NormEpsilon, options);
+        register_module("self_attn", self_attn);
+        register_module("mlp", mlp);
+        register_module("input_layernorm", input_layernorm);
+        register_module("post_attention_layernorm", post_attention_layernorm);
+    }
+
+    public Tensor forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? mask, bool isCausal, KvCache? cache)
+    {
+        hidden = hidden + self_attn.forward(input_layernorm.forward(hidden), cos, sin, mask, isCausal, cache);
+        return hidden + mlp.forward(post_attention_layernorm.forward(hidden));
+    }
+}
+
+public sealed class LlamaModel : Module
+{
+    public readonly Embedding embed_tokens;
+    readonly TorchSharp.Modules.ModuleList<LlamaDecoderLayer> layers;
+    public readonly RmsNorm norm;
+    readonly LlamaRotaryEmbedding rotary;
+    readonly ModelConfig config;
+
+    public LlamaModel(ModelConfig config, ModelOptions options) : base(nameof(LlamaModel))
+    {
+        this.config = config;
+        embed_tokens = new Embedding(config.VocabSize, config.HiddenSize, options);
+        layers = new TorchSharp.Modules.ModuleList<LlamaDecoderLayer>(
+            Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, i, options)).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.NormEpsilon, options);
+        rotary = new LlamaRotaryEmbedding(config, options.Device);
+        register_module("embed_tokens", embed_tokens);
+        register_module("layers", layers);
+        register_module("norm", norm);
+    }
+
+    public Tensor forward(Tensor inputIds, Tensor? attentionMask, KvCache? cache)
+    {
+        long batch = inputIds.shape[0];
+        int steps = (int)inputIds.shape[1];
+        int past = cache?.Length ?? 0;
+        var positions = attentionMask is null
+            ? AttentionMasks.DefaultPositionIds(batch, past, steps, inputIds.device)
+            : AttentionMasks.PositionIds(attentionMask, steps);
+        var hidden = embed_tokens.forward(inputIds);
+        var (cos, sin) = rotary.Forward(positions, hidden.dtype);
+        var mask = AttentionMasks.Additive(attentionMask, batch, past, steps, config.SlidingWindow, hidden.dtype, hidden.device, out bool isCausal);
+        foreach (var layer in layers) hidden = layer.forward(hidden, cos, sin, mask, isCausal, cache);
+        cache?.Advance(steps);
+        return norm.forward(hidden);
+    }
+
+    /// <summary>transformers' LlamaPreTrainedModel._init_weights.</summary>
+    public void InitializeWeights(Generator? generator)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, parameter) in named_parameters())
+        {
+            if (name.EndsWith("bias", StringComparison.Ordinal)) parameter.zero_();
+            else if (name.EndsWith("norm.weight", StringComparison.Ordinal)) parameter.fill_(1.0);
+            else parameter.normal_(0, config.InitializerRange, generator);
+        }
+    }
+}
+
+public sealed class LlamaForCausalLM : CausalLanguageModel
+{
+    readonly LlamaModel model;
+    readonly Linear? lm_head; // null when tie_word_embeddings
+
+    public LlamaForCausalLM(ModelConfig config, ModelOptions options) : base(nameof(LlamaForCausalLM), config)
+    {
+        model = new LlamaModel(config, options);
+        register_module("model", model);
+        if (!config.TieWordEmbeddings)
+        {
+            lm_head = new Linear(config.HiddenSize, config.VocabSize, false, options);
+            register_module("lm_head", lm_head);
+        }
+    }
+
+    public override Tensor Backbone(Tensor inputIds, Tensor? attentionMask, KvCache? cache) =>
+        model.forward(inputIds, attentionMask, cache);
+
+    protected override Tensor LmHead(Tensor hidden) => lm_head?.forward(hidden) ?? F.linear(hidden, model.embed_tokens.weight);
+
+    public override Tensor InputEmbeddings => model.embed_tokens.weight;
+
+    public override void InitializeWeights(Generator? generator = null)
+    {
+        model.InitializeWeights(generator);
+        if (lm_head is not null) { using var noGrad = no_grad(); lm_head.weight.normal_(0, Config.InitializerRange, generator); }
+    }
+}
+
+public sealed class LlamaForSequenceClassification : SequenceClassifier
+{
+    readonly LlamaModel model;
+    readonly Linear score;
+
+    public LlamaForSequenceClassification(ModelConfig config, ModelOptions options) : base(nameof(LlamaForSequenceClassification), config)
+    {
+        model = new LlamaModel(config, options);
+        score = new Linear(config.HiddenSize, config.NumLabels, false, options);
+        register_module("model", model);
+        register_module("score", score);
+    }
+
+    protected override Tensor Classify(Tensor inputIds, Tensor? attentionMask)
+    {
+        var hidden = model.forward(inputIds, attentionMask, null);
+        var last = LastTokenIndex(inputIds, attentionMask);
+        return score.forward(hidden[arange(hidden.shape[0], device: hidden.device), last]);
+    }
+
+    public override void InitializeWeights(Generator? generator = null)
+    {
+        model.InitializeWeights(generator);
+        using var noGrad = no_grad();
+        score.weight.normal_(0, Config.InitializerRange, generator);
+    }
+}
