@@ -26,6 +26,7 @@ import sys
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # keep tests/reference free of __pycache__
 sys.path.insert(0, HERE)
 import hf_reference as ref  # noqa: E402
 
