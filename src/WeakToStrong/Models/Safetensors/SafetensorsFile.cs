@@ -155,6 +155,12 @@ public sealed class SafetensorsFile : IDisposable
     {
         InvalidInputException Bad(string what) => new($"safetensors file '{path}': {what}");
 
+        // JsonDocument accepts malformed UTF-8 inside strings and only fails later, when a name is read.
+        if (!System.Text.Unicode.Utf8.IsValid(json.Span))
+        {
+            throw Bad("header is not valid UTF-8; expected a UTF-8 JSON object.");
+        }
+
         JsonDocument doc;
         try
         {
