@@ -168,6 +168,12 @@ public sealed class SafetensorsCheckpoint : IDisposable
             throw Bad($"cannot be read: {ex.Message}");
         }
 
+        // JsonDocument accepts malformed UTF-8 inside strings and only fails later, when a name is read.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            throw Bad("is not valid UTF-8; expected a UTF-8 JSON object with a \"weight_map\".");
+        }
+
         JsonDocument doc;
         try
         {
