@@ -7,9 +7,11 @@ using TorchSharp;
 namespace WeakToStrong.Models.Safetensors;
 
 /// <summary>
-/// Writes safetensors files. Output is deterministic: tensors and metadata keys in ordinal name
-/// order, data packed back to back in that order with no gaps, the JSON header compact and padded
-/// with spaces to a multiple of 8 bytes. Each file is written to "<c>path</c>.tmp", flushed to disk,
+/// Writes safetensors files. Output is deterministic: header tensor entries and metadata keys in
+/// ordinal name order, the JSON header compact and padded with spaces to a multiple of 8 bytes, data
+/// packed back to back with no gaps, ordered by element size (largest first) and then by name, so
+/// every tensor starts at a multiple of its element size (readers that view mapped bytes in place,
+/// such as Hugging Face's safetensors with torch, need that). Each file is written to "<c>path</c>.tmp", flushed to disk,
 /// then renamed over <c>path</c>, so a crash never leaves a half-written file in place of a good one.
 /// </summary>
 public static class SafetensorsWriter
@@ -209,24 +211,37 @@ public static class SafetensorsWriter
             }
         }
 
-        var names = tensors.Keys.OrderBy(n => n, StringComparer.Ordinal).ToList();
-        var layout = new List<(string Name, string DType, long[] Shape, long Begin, long End)>(names.Count);
-        long offset = 0;
-        foreach (var name in names)
+        foreach (var (name, tensor) in tensors)
         {
             if (name.Length == 0 || name == "__metadata__")
             {
                 throw new InvalidInputException($"safetensors output '{path}': tensor name '{name}' is not allowed; expected a non-empty name other than \"__metadata__\".");
             }
-            var tensor = tensors[name] ?? throw new InvalidInputException($"safetensors output '{path}': tensor '{name}' is null.");
-            string dtype = SafetensorsDTypes.FromScalarType(tensor.dtype)
-                ?? throw new InvalidInputException($"safetensors output '{path}': tensor '{name}' has dtype {tensor.dtype}, which cannot be stored; expected one of {SafetensorsDTypes.SupportedList}.");
+            if (tensor is null)
+            {
+                throw new InvalidInputException($"safetensors output '{path}': tensor '{name}' is null.");
+            }
+            if (SafetensorsDTypes.FromScalarType(tensor.dtype) is null)
+            {
+                throw new InvalidInputException($"safetensors output '{path}': tensor '{name}' has dtype {tensor.dtype}, which cannot be stored; expected one of {SafetensorsDTypes.SupportedList}.");
+            }
+        }
+
+        // Element sizes are powers of two, so packing the largest first keeps every tensor aligned.
+        var names = tensors.Keys.OrderByDescending(n => tensors[n].ElementSize)
+                                .ThenBy(n => n, StringComparer.Ordinal)
+                                .ToList();
+        var layout = new List<(string Name, string DType, long[] Shape, long Begin, long End)>(names.Count);
+        long offset = 0;
+        foreach (var name in names)
+        {
+            var tensor = tensors[name];
             long bytes = checked(tensor.NumberOfElements * tensor.ElementSize);
-            layout.Add((name, dtype, tensor.shape, offset, offset + bytes));
+            layout.Add((name, SafetensorsDTypes.FromScalarType(tensor.dtype)!, tensor.shape, offset, offset + bytes));
             offset += bytes;
         }
 
-        byte[] header = BuildHeader(layout, metadata);
+        byte[] header = BuildHeader(layout.OrderBy(e => e.Name, StringComparer.Ordinal).ToList(), metadata);
 
         string? dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
