@@ -1,0 +1,161 @@
+namespace WeakToStrong.Tokenization;
+
+/// <summary>
+/// A Hugging Face tokenizer loaded from a model directory, with HF's conventions for special tokens.
+/// The algorithms come from Microsoft.ML.Tokenizers; this class reads the HF files and applies the special-token policy:
+/// <list type="bullet">
+/// <item><c>tokenizer.json</c> with a byte-level BPE model (GPT-2, Llama-3, Qwen2), else</item>
+/// <item><c>tokenizer.model</c>: SentencePiece BPE (Llama-2, Mistral), else</item>
+/// <item><c>vocab.json</c> + <c>merges.txt</c>: GPT-2 byte-level BPE, else</item>
+/// <item><c>vocab.txt</c>: BERT WordPiece.</item>
+/// </list>
+/// Special tokens come from <c>tokenizer_config.json</c>, then <c>special_tokens_map.json</c>, then the format's own
+/// defaults; <c>generation_config.json</c> adds end-of-sequence ids. Bad or missing files raise
+/// <see cref="InvalidInputException"/> naming the file.
+/// </summary>
+public sealed class HfTokenizer
+{
+    readonly TokenizerBackend _backend;
+    readonly Dictionary<int, string> _tokenOfId = [];
+    readonly HashSet<int> _specialIds = [];
+    readonly int[] _framePrefix, _frameSuffix;
+
+    public string ModelDirectory { get; }
+    public TokenizerKind Kind => _backend.Kind;
+    /// <summary>Number of distinct ids, added tokens included (HF's len(tokenizer)).</summary>
+    public int VocabSize => _tokenOfId.Count;
+    public IReadOnlyDictionary<string, int> Vocabulary => _backend.Vocabulary;
+    public int? BosTokenId { get; }
+    public int? EosTokenId { get; }
+    public int? PadTokenId { get; }
+    public int? UnkTokenId { get; }
+    /// <summary>Every id that ends generation: the tokenizer's eos, then generation_config.json's eos_token_id (an int or a list).</summary>
+    public IReadOnlyList<int> EosTokenIds { get; }
+
+    HfTokenizer(string directory, TokenizerBackend backend, TokenizerSettings settings)
+    {
+        ModelDirectory = directory;
+        _backend = backend;
+        foreach (var (token, id) in backend.Vocabulary) _tokenOfId.TryAdd(id, token);
+
+        var roleIds = new Dictionary<string, int>();
+        foreach (string role in TokenizerSettings.Roles)
+        {
+            (string Content, string Source)? token = settings.SpecialTokens.TryGetValue(role, out var named) ? (named.Content, named.SourceFile)
+                : !settings.ExplicitlyUnset.Contains(role) && backend.DefaultSpecialTokens.TryGetValue(role, out string? fallback) ? (fallback, $"the {backend.Kind} default")
+                : null;
+            if (token is not { } t) continue;
+            roleIds[role] = TokenToId(t.Content) ?? throw new InvalidInputException($"{t.Source}: {role} \"{t.Content}\" is not in the vocabulary of {directory}");
+        }
+        foreach (var token in settings.AdditionalSpecialTokens)
+            _specialIds.Add(TokenToId(token.Content) ?? throw new InvalidInputException($"{token.SourceFile}: additional special token \"{token.Content}\" is not in the vocabulary of {directory}"));
+        foreach (var added in backend.AddedTokens.Where(t => t.Special)) _specialIds.Add(added.Id);
+        _specialIds.UnionWith(roleIds.Values);
+
+        BosTokenId = roleIds.TryGetValue("bos_token", out int bos) ? bos : null;
+        EosTokenId = roleIds.TryGetValue("eos_token", out int eos) ? eos : null;
+        PadTokenId = roleIds.TryGetValue("pad_token", out int pad) ? pad : null;
+        UnkTokenId = roleIds.TryGetValue("unk_token", out int unk) ? unk : null;
+
+        var endIds = new List<int>();
+        if (EosTokenId is { } eosId) endIds.Add(eosId);
+        foreach (int id in settings.GenerationEosTokenIds)
+        {
+            if (!_tokenOfId.ContainsKey(id)) throw new InvalidInputException($"{settings.GenerationConfigPath}: eos_token_id {id} is not an id of the tokenizer in {directory} (vocabulary size {VocabSize})");
+            if (!endIds.Contains(id)) endIds.Add(id);
+        }
+        EosTokenIds = endIds;
+        _specialIds.UnionWith(endIds);
+
+        (_framePrefix, _frameSuffix) = Framing(backend, settings, roleIds, directory);
+    }
+
+    /// <summary>
+    /// The ids HF adds around one sequence when add_special_tokens is true: add_bos_token / add_eos_token from
+    /// tokenizer_config.json when given (default true / false for SentencePiece), else tokenizer.json's post-processor
+    /// template ([CLS] … [SEP] for WordPiece), else nothing (GPT-2).
+    /// </summary>
+    static (int[], int[]) Framing(TokenizerBackend backend, TokenizerSettings settings, Dictionary<string, int> roleIds, string directory)
+    {
+        int[] RoleIf(bool wanted, string role) => wanted && roleIds.TryGetValue(role, out int id) ? [id] : [];
+        bool explicitFlags = settings.AddBosToken is not null || settings.AddEosToken is not null;
+        if (backend.Kind == TokenizerKind.SentencePiece || explicitFlags && backend.Kind == TokenizerKind.ByteLevelBpe)
+        {
+            bool defaultBos = backend.Kind == TokenizerKind.SentencePiece;
+            return (RoleIf(settings.AddBosToken ?? defaultBos, "bos_token"), RoleIf(settings.AddEosToken ?? false, "eos_token"));
+        }
+        if (backend.SingleSequenceTemplate is not { } template) return ([], []);
+        int Id(string token) => backend.Vocabulary.TryGetValue(token, out int id) ? id
+            : throw new InvalidInputException($"{Path.Combine(directory, ByteLevelBpeBackend.TokenizerJsonFile)}: post_processor token \"{token}\" is not in the vocabulary");
+        return ([.. template.Prefix.Select(Id)], [.. template.Suffix.Select(Id)]);
+    }
+
+    /// <summary>Reads the tokenizer of a Hugging Face model directory, choosing the format from the files present (see the class summary).</summary>
+    public static HfTokenizer Load(string modelDirectory)
+    {
+        if (!Directory.Exists(modelDirectory)) throw new InvalidInputException($"{modelDirectory}: tokenizer directory does not exist");
+        var settings = TokenizerSettings.Load(modelDirectory);
+        string File(string name) => Path.Combine(modelDirectory, name);
+
+        string? unusedTokenizerJson = null;
+        if (System.IO.File.Exists(File(ByteLevelBpeBackend.TokenizerJsonFile)))
+        {
+            string path = File(ByteLevelBpeBackend.TokenizerJsonFile);
+            var root = JsonFiles.ReadObject(path);
+            if (ByteLevelBpeBackend.IsByteLevelBpe(root)) return new HfTokenizer(modelDirectory, ByteLevelBpeBackend.FromTokenizerJson(root, path), settings);
+            unusedTokenizerJson = $"{path} has model.type \"{root.Property("model")?.Property("type")}\" without a ByteLevel pre-tokenizer, which is read only through the files below; ";
+        }
+        if (System.IO.File.Exists(File(SentencePieceBackend.ModelFile)))
+            return new HfTokenizer(modelDirectory, SentencePieceBackend.Load(modelDirectory, settings), settings);
+        if (System.IO.File.Exists(File(ByteLevelBpeBackend.VocabJsonFile)) && System.IO.File.Exists(File(ByteLevelBpeBackend.MergesFile)))
+            return new HfTokenizer(modelDirectory, ByteLevelBpeBackend.FromVocabAndMerges(modelDirectory, settings), settings);
+        if (System.IO.File.Exists(File(WordPieceBackend.VocabFile)))
+            return new HfTokenizer(modelDirectory, WordPieceBackend.Load(modelDirectory, settings), settings);
+
+        throw new InvalidInputException($"{modelDirectory}: no tokenizer found; {unusedTokenizerJson}looked for {ByteLevelBpeBackend.TokenizerJsonFile} (byte-level BPE), "
+            + $"{SentencePieceBackend.ModelFile} (SentencePiece), {ByteLevelBpeBackend.VocabJsonFile} + {ByteLevelBpeBackend.MergesFile} (GPT-2 BPE), {WordPieceBackend.VocabFile} (WordPiece)");
+    }
+
+    public string? IdToToken(int id) => _tokenOfId.GetValueOrDefault(id);
+
+    public int? TokenToId(string token) => _backend.Vocabulary.TryGetValue(token, out int id) ? id : null;
+
+    /// <summary>bos/eos/unk/pad/cls/sep/mask, additional special tokens, added tokens marked special, and generation eos ids.</summary>
+    public bool IsSpecial(int id) => _specialIds.Contains(id);
+
+    /// <summary>Token ids of <paramref name="text"/>; added tokens in the text are matched whole. With <paramref name="addSpecialTokens"/>, HF's framing is added (bos for Llama/SentencePiece, [CLS] … [SEP] for WordPiece, nothing for GPT-2).</summary>
+    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var body = _backend.Encode(text);
+        return addSpecialTokens ? [.. _framePrefix, .. body, .. _frameSuffix] : body;
+    }
+
+    /// <summary>
+    /// Ids for a classifier, as HF's <c>tokenizer(text, truncation=True, max_length=maxLength)</c>: the text's tokens
+    /// are cut so that they and the framing ([CLS] … [SEP] for WordPiece, bos for SentencePiece) fit in <paramref name="maxLength"/>.
+    /// </summary>
+    public int[] EncodeForClassification(string text, int maxLength)
+    {
+        int frameLength = _framePrefix.Length + _frameSuffix.Length;
+        if (maxLength <= frameLength)
+            throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, $"must exceed the {frameLength} special tokens added around the text");
+        var body = _backend.Encode(text);
+        return [.. _framePrefix, .. body.Take(maxLength - frameLength), .. _frameSuffix];
+    }
+
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) => _backend.Decode(Select(ids, skipSpecialTokens));
+
+    /// <summary>
+    /// The UTF-8 bytes the ids stand for, without replacing incomplete characters, so that a caller can tell that
+    /// a generation stopped inside a multi-byte character (byte-level BPE: the byte mapping undone; SentencePiece:
+    /// &lt;0xNN&gt; pieces as bytes; WordPiece: the decoded text).
+    /// </summary>
+    public byte[] DecodeToBytes(IEnumerable<int> ids, bool skipSpecialTokens = false) => _backend.DecodeToBytes(Select(ids, skipSpecialTokens));
+
+    IReadOnlyList<int> Select(IEnumerable<int> ids, bool skipSpecialTokens)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        return skipSpecialTokens ? ids.Where(id => !_specialIds.Contains(id)).ToList() : ids.ToList();
+    }
+}

@@ -1,0 +1,91 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.ML.Tokenizers;
+
+namespace WeakToStrong.Tokenization;
+
+/// <summary>
+/// SentencePiece BPE from <c>tokenizer.model</c> (Llama-2, Mistral, Zephyr) on <see cref="LlamaTokenizer"/>.
+/// Encoding follows the library: "▁" is prepended once, at the start of the text (add_dummy_prefix), and spaces
+/// become "▁"; characters without a piece fall back to &lt;0xNN&gt; byte pieces. Decoding is done here, piece by
+/// piece, so that byte pieces can be returned as raw bytes.
+/// </summary>
+internal sealed partial class SentencePieceBackend : TokenizerBackend
+{
+    public const string ModelFile = "tokenizer.model";
+    const char WordBoundary = '▁';
+
+    readonly SentencePieceTokenizer _sentencePiece;
+    readonly Dictionary<string, int> _vocabulary;
+    readonly Dictionary<int, string> _pieceOfId = [];
+    readonly Dictionary<int, string> _addedContentOfId;
+    readonly Dictionary<string, string> _defaultSpecialTokens;
+
+    public override TokenizerKind Kind => TokenizerKind.SentencePiece;
+    public override IReadOnlyDictionary<string, int> Vocabulary => _vocabulary;
+    public override IReadOnlyList<AddedToken> AddedTokens { get; }
+    public override IReadOnlyDictionary<string, string> DefaultSpecialTokens => _defaultSpecialTokens;
+
+    SentencePieceBackend(SentencePieceTokenizer sentencePiece, IReadOnlyList<AddedToken> addedTokens)
+    {
+        _sentencePiece = sentencePiece;
+        AddedTokens = addedTokens;
+        _vocabulary = new Dictionary<string, int>(sentencePiece.Vocabulary);
+        foreach (var (piece, id) in _vocabulary) _pieceOfId[id] = piece;
+        _addedContentOfId = addedTokens.ToDictionary(t => t.Id, t => t.Content);
+        foreach (var added in addedTokens) _vocabulary[added.Content] = added.Id;
+        // The model's own bos/eos/unk pieces are control/unknown pieces: decoded as their text, never as "▁"-words.
+        _defaultSpecialTokens = new() { ["bos_token"] = sentencePiece.BeginningOfSentenceToken, ["eos_token"] = sentencePiece.EndOfSentenceToken, ["unk_token"] = sentencePiece.UnknownToken };
+        foreach (int id in new[] { sentencePiece.BeginningOfSentenceId, sentencePiece.EndOfSentenceId, sentencePiece.UnknownId })
+            if (id >= 0 && _pieceOfId.TryGetValue(id, out string? piece)) _addedContentOfId.TryAdd(id, piece);
+    }
+
+    public static SentencePieceBackend Load(string directory, TokenizerSettings settings)
+    {
+        string path = Path.Combine(directory, ModelFile);
+        // Added tokens (and the special tokens the side files name) are matched whole, before SentencePiece runs.
+        var atomic = settings.AddedTokens.ToDictionary(t => t.Content, t => t.Id);
+        SentencePieceTokenizer sentencePiece;
+        try
+        {
+            using var stream = File.OpenRead(path);
+            sentencePiece = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false, specialTokens: atomic.Count > 0 ? atomic : null);
+        }
+        catch (Exception e) when (e is not InvalidInputException)
+        {
+            throw new InvalidInputException($"{path}: expected a SentencePiece BPE model (ModelProto protobuf): {e.Message}", e);
+        }
+        return new SentencePieceBackend(sentencePiece, settings.AddedTokens);
+    }
+
+    public override IReadOnlyList<int> Encode(string text) =>
+        _sentencePiece.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
+
+    /// <summary>
+    /// Pieces with "▁" turned back into spaces, &lt;0xNN&gt; pieces as single bytes, added and control tokens as their
+    /// text. The space that add_dummy_prefix put in front of the first word is dropped, as HF's legacy decode does.
+    /// Ids outside the vocabulary are skipped.
+    /// </summary>
+    public override byte[] DecodeToBytes(IReadOnlyList<int> ids)
+    {
+        var bytes = new List<byte>();
+        bool atTextStart = true;
+        foreach (int id in ids)
+        {
+            if (_addedContentOfId.TryGetValue(id, out string? content)) { bytes.AddRange(Encoding.UTF8.GetBytes(content)); continue; }
+            if (!_pieceOfId.TryGetValue(id, out string? piece)) continue;
+            if (_sentencePiece.ByteFallback && BytePiece().Match(piece) is { Success: true } match)
+                bytes.Add(Convert.ToByte(match.Groups[1].Value, 16));
+            else
+            {
+                if (atTextStart && _sentencePiece.AddDummyPrefix && piece.Length > 0 && piece[0] == WordBoundary) piece = piece[1..];
+                bytes.AddRange(Encoding.UTF8.GetBytes(piece.Replace(WordBoundary, ' ')));
+            }
+            atTextStart = false;
+        }
+        return [.. bytes];
+    }
+
+    [GeneratedRegex("^<0x([0-9A-Fa-f]{2})>$")]
+    private static partial Regex BytePiece();
+}
