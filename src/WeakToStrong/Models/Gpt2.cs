@@ -104,11 +104,13 @@ public sealed class GPT2Model : Module
         long batch = inputIds.shape[0];
         int steps = (int)inputIds.shape[1];
         int past = cache?.Length ?? 0;
-        if (past + steps > config.MaxPositionEmbeddings)
-            throw new InvalidInputException($"sequence of {past + steps} tokens exceeds n_positions = {config.MaxPositionEmbeddings} of {config.Path}");
         var positions = attentionMask is null
             ? AttentionMasks.DefaultPositionIds(batch, past, steps, inputIds.device)
             : AttentionMasks.PositionIds(attentionMask, steps);
+        // Positions, not cache columns, are bounded: masked-out columns (padding, rolled-back tokens) hold no position.
+        long lastPosition = attentionMask is null ? past + steps - 1 : positions.max().item<long>();
+        if (lastPosition >= config.MaxPositionEmbeddings)
+            throw new InvalidInputException($"sequence of {lastPosition + 1} tokens exceeds n_positions = {config.MaxPositionEmbeddings} of {config.Path}");
         var hidden = wte.forward(inputIds) + wpe.forward(positions);
         var mask = AttentionMasks.Additive(attentionMask, batch, past, steps, null, hidden.dtype, hidden.device, out bool isCausal);
         foreach (var block in h) hidden = block.forward(hidden, mask, isCausal, cache);
