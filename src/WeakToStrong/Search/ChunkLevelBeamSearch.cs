@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using static TorchSharp.torch;
+
+namespace WeakToStrong.Search;
+
+/// <summary>CBS(W, K, L). ChunkLength null is L = ∞: sample to the end, score once.</summary>
+public sealed record BeamSearchOptions(int BeamWidth, int SuccessorsPerState, int? ChunkLength)
+{
+    /// <summary>Best-of-N = CBS(1, N, ∞).</summary>
+    public static BeamSearchOptions BestOfN(int n) => new(1, n, null);
+
+    /// <summary>Plain sampling = CBS(1, 1, ∞).</summary>
+    public static BeamSearchOptions Sampling { get; } = new(1, 1, null);
+
+    public int RowsPerPrompt => BeamWidth * SuccessorsPerState;
+
+    public void Validate()
+    {
+        if (BeamWidth < 1) throw new InvalidInputException($"beam width W must be ≥ 1, got {BeamWidth}");
+        if (SuccessorsPerState < 1) throw new InvalidInputException($"successors per state K must be ≥ 1, got {SuccessorsPerState}");
+        if (ChunkLength is < 1) throw new InvalidInputException($"chunk length L must be ≥ 1 (or ∞), got {ChunkLength}");
+        if ((long)BeamWidth * SuccessorsPerState > 4096) throw new InvalidInputException($"W·K = {(long)BeamWidth * SuccessorsPerState} rows per prompt is beyond the limit of 4096");
+    }
+}
+
+/// <summary>
+/// Chunk-level beam search (Zhou et al. 2024, Algorithm 1). From the prompt, the frozen large model samples
+/// W·K continuations of L tokens; the scorer (the implicit value log π_tuned − log π_untuned, or any
+/// <see cref="IScorer"/>) scores each partial response; the best W are kept and each spawns K continuations
+/// of the next L tokens; this repeats until max_new_tokens or until every state is finished. Finished states
+/// keep their text and score and compete with unfinished ones but are never extended. The best state wins.
+///
+/// All W·K rows of all B prompts share one batched KV cache of the large model; selection gathers cache rows
+/// by index instead of recomputing. Each prompt samples from its own random stream.
+/// </summary>
+public sealed class ChunkLevelBeamSearch
+{
+    readonly PromptedModel large;
+    readonly IScorer? scorer;
+    readonly BeamSearchOptions beam;
+    readonly GenerationOptions generation;
+
+    /// <param name="scorer">null only for plain sampling (W = K = 1), where no choice is made.</param>
+    public ChunkLevelBeamSearch(PromptedModel large, IScorer? scorer, BeamSearchOptions beam, GenerationOptions generation)
+    {
+        beam.Validate();
+        generation.Validate();
+        if (scorer is null && beam.RowsPerPrompt > 1) throw new InvalidInputException("a search over more than one row per prompt needs a scorer");
+        this.large = large;
+        this.scorer = scorer;
+        this.beam = beam;
+        this.generation = generation;
+    }
+
+    public IReadOnlyList<SearchOutput> Run(IReadOnlyList<SearchPrompt> prompts, Action<int>? onToken = null)
+    {
+        if (prompts.Count == 0) return [];
+        var clock = Stopwatch.StartNew();
+        int promptCount = prompts.Count, rowsPerPrompt = beam.RowsPerPrompt, rowCount = promptCount * rowsPerPrompt;
+        int chunkLength = beam.ChunkLength ?? generation.MaxNewTokens;
+        var generators = prompts.Select(p => new Generator(PromptSeeds.For(generation.Seed, p.Index), large.Model.InputEmbeddings.device)).ToArray();
+        var largeTokensSampled = new long[promptCount];
+
+        using var noGrad = no_grad();
+        using var sequences = new KvSequences(large.Model, promptCount, generation.MaxNewTokens + 64);
+        using var scoring = scorer?.Begin(prompts.Select(p => p.Text).ToArray(), rowsPerPrompt);
+
+        // The prompts run once; their cache rows and next-token logits are copied to all W·K rows of each.
+        var rowsOfPrompt = Enumerable.Range(0, promptCount).SelectMany(p => Enumerable.Repeat(p, rowsPerPrompt)).ToArray();
+        Tensor nextLogits;
+        using (var scope = NewDisposeScope())
+        {
+            var promptIds = prompts.Select(p => large.EncodePrompt(p.Text)).ToArray();
+            large.CheckLength(promptIds.Max(ids => ids.Length) + generation.MaxNewTokens);
+            var promptLogits = sequences.Feed(promptIds, lastOnly: true)!;
+            var index = tensor(rowsOfPrompt.Select(p => (long)p).ToArray(), device: promptLogits.device);
+            nextLogits = promptLogits.index_select(0, index).MoveToOuterDisposeScope();
+        }
+        sequences.Reorder(rowsOfPrompt);
+
+        var responses = Enumerable.Range(0, rowCount).Select(_ => new Response()).ToArray();
+        var duplicate = new bool[rowCount];   // a copy of a finished state: it must not take a second beam slot
+        double[] scores = new double[rowCount];
+        int generated = 0;
+        try
+        {
+            while (true)
+            {
+                // 1. Every live row samples (up to) the next L tokens.
+                for (int step = 0; step < chunkLength && generated < generation.MaxNewTokens && responses.Any(r => !r.Finished); step++)
+                {
+                    using var scope = NewDisposeScope();
+                    var sampled = SampleEachPrompt(nextLogits, generators, rowsPerPrompt);
+                    var feed = new IReadOnlyList<int>[rowCount];
+                    for (int row = 0; row < rowCount; row++)
+                    {
+                        feed[row] = [];
+                        if (responses[row].Finished) continue;
+                        responses[row].Append(sampled[row], large.Tokenizer, large.EosTokenIds, generation.StopStrings);
+                        largeTokensSampled[row / rowsPerPrompt]++;
+                        if (!responses[row].Finished) feed[row] = [sampled[row]];
+                    }
+                    generated++;
+                    onToken?.Invoke(generated);
+                    if (generated == generation.MaxNewTokens) break; // no token follows the last one
+                    var logits = sequences.Feed(feed, lastOnly: true);
+                    if (logits is null) continue;
+                    nextLogits.Dispose();
+                    nextLogits = logits.MoveToOuterDisposeScope();
+                }
+
+                // 2. Score every partial response.
+                scores = scoring?.Score(responses) ?? new double[rowCount];
+                bool done = generated >= generation.MaxNewTokens || responses.All(r => r.Finished);
+                if (done) break;
+
+                // 3. Keep the best W of each prompt's W·K and let each spawn K successors.
+                var selection = SelectAndExpand(scores, responses, duplicate, rowsPerPrompt);
+                sequences.Reorder(selection);
+                scoring?.Reorder(selection);
+                var index = tensor(selection.Select(i => (long)i).ToArray(), device: nextLogits.device);
+                var reordered = nextLogits.index_select(0, index);
+                index.Dispose();
+                nextLogits.Dispose();
+                nextLogits = reordered;
+                var kept = selection.Select(i => responses[i]).ToArray();
+                duplicate = new bool[rowCount];
+                for (int row = 0; row < rowCount; row++)
+                {
+                    bool firstCopy = row % beam.SuccessorsPerState == 0;
+                    responses[row] = kept[row].Clone();
+                    duplicate[row] = kept[row].Finished && !firstCopy;
+                }
+            }
+        }
+        finally
+        {
+            nextLogits.Dispose();
+            foreach (var generator in generators) generator.Dispose();
+        }
+
+        double seconds = clock.Elapsed.TotalSeconds;
+        int forwardCalls = sequences.ForwardCalls + (scoring?.ForwardCalls ?? 0);
+        return Enumerable.Range(0, promptCount).Select(p =>
+        {
+            var ranked = RankRows(scores, duplicate, p, rowsPerPrompt).Take(beam.BeamWidth)
+                .Select(row => new Hypothesis(responses[row].Text, responses[row].TokenIds, scores[row], responses[row].Finish)).ToArray();
+            var compute = new ComputeCounts(largeTokensSampled[p], scoring?.TokensScoredPerPrompt[p] ?? 0, forwardCalls, seconds);
+            return new SearchOutput(prompts[p], ranked, compute);
+        }).ToArray();
+    }
+
+    /// <summary>One token per row; each prompt's rows draw from that prompt's own generator.</summary>
+    int[] SampleEachPrompt(Tensor logits, Generator[] generators, int rowsPerPrompt)
+    {
+        var vocabulary = logits.narrow(1, 0, large.UsableVocabSize);
+        var tokens = new int[logits.shape[0]];
+        for (int p = 0; p < generators.Length; p++)
+        {
+            var rows = vocabulary.narrow(0, p * rowsPerPrompt, rowsPerPrompt);
+            var ids = Sampling.Sample(rows, generation.Sampling, generators[p]).data<long>().ToArray();
+            for (int i = 0; i < ids.Length; i++) tokens[p * rowsPerPrompt + i] = (int)ids[i];
+        }
+        return tokens;
+    }
+
+    /// <summary>Each prompt's rows by score, best first; ties go to the lower row; duplicates never rank.</summary>
+    static IEnumerable<int> RankRows(double[] scores, bool[] duplicate, int prompt, int rowsPerPrompt) =>
+        Enumerable.Range(prompt * rowsPerPrompt, rowsPerPrompt).Where(row => !duplicate[row])
+            .OrderByDescending(row => scores[row]).ThenBy(row => row);
+
+    /// <summary>Row index of the next round: each prompt's best W rows, each repeated K times.</summary>
+    int[] SelectAndExpand(double[] scores, Response[] responses, bool[] duplicate, int rowsPerPrompt)
+    {
+        int prompts = responses.Length / rowsPerPrompt;
+        var selection = new List<int>(responses.Length);
+        for (int p = 0; p < prompts; p++)
+            foreach (int row in RankRows(scores, duplicate, p, rowsPerPrompt).Take(beam.BeamWidth))
+                selection.AddRange(Enumerable.Repeat(row, beam.SuccessorsPerState));
+        return [.. selection];
+    }
+}

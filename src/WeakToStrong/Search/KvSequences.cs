@@ -1,0 +1,87 @@
+using WeakToStrong.Models;
+using static TorchSharp.torch;
+
+namespace WeakToStrong.Search;
+
+/// <summary>
+/// A batch of token sequences held in one KV cache of a causal LM, each row growing at its own pace.
+/// Every <see cref="Feed"/> appends the same number of cache columns to all rows; a row that feeds fewer
+/// tokens leaves the leading columns of its block masked out, and <see cref="Forget"/> masks out columns
+/// a row no longer wants (a re-tokenized suffix). Position ids come from the mask (cumulative sum − 1), so
+/// masked columns cost memory but never change results: every row computes exactly what it would alone.
+/// Rows are gathered by index (beam selection) without recomputation.
+/// </summary>
+public sealed class KvSequences : IDisposable
+{
+    readonly CausalLanguageModel model;
+    readonly KvCache cache;
+    List<List<bool>> mask;
+    bool anyMasked;
+
+    public KvSequences(CausalLanguageModel model, int rows, int expectedColumns = 64)
+    {
+        if (rows <= 0) throw new ArgumentOutOfRangeException(nameof(rows), "at least one row");
+        this.model = model;
+        cache = model.NewCache(expectedColumns);
+        mask = Enumerable.Range(0, rows).Select(_ => new List<bool>()).ToList();
+    }
+
+    public int Rows => mask.Count;
+    public int Columns => cache.Length;
+    public int ForwardCalls { get; private set; }
+    public Device Device => model.InputEmbeddings.device;
+
+    /// <summary>
+    /// Appends each row's block of tokens (possibly empty) and returns logits in fp32: with
+    /// <paramref name="lastOnly"/>, [rows, V] at each row's last fed token (undefined for empty blocks);
+    /// else [rows, M, V] with row r's block right-aligned in the M = longest-block positions.
+    /// Returns null when every block is empty (nothing is run).
+    /// </summary>
+    public Tensor? Feed(IReadOnlyList<IReadOnlyList<int>> blocks, bool lastOnly)
+    {
+        if (blocks.Count != Rows) throw new ArgumentException($"expected {Rows} blocks, got {blocks.Count}");
+        int width = blocks.Max(b => b.Count);
+        if (width == 0) return null;
+        var ids = new long[Rows * width];
+        for (int row = 0; row < Rows; row++)
+        {
+            var block = blocks[row];
+            int offset = width - block.Count;
+            for (int j = 0; j < block.Count; j++) ids[row * width + offset + j] = block[j];
+            for (int j = 0; j < width; j++) mask[row].Add(j >= offset);
+            if (offset > 0) anyMasked = true;
+        }
+        using var scope = NewDisposeScope();
+        var input = tensor(ids, [Rows, width], device: Device);
+        Tensor? attention = anyMasked ? MaskTensor() : null;
+        var logits = model.Forward(input, attention, cache, logitsToKeep: lastOnly ? 1 : 0).to(ScalarType.Float32);
+        ForwardCalls++;
+        return (lastOnly ? logits.select(1, 0) : logits).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Masks out one cached column of one row, as if its token had never been fed.</summary>
+    public void Forget(int row, int column)
+    {
+        mask[row][column] = false;
+        anyMasked = true;
+    }
+
+    /// <summary>Keeps rows <paramref name="rowIndex"/> in that order; a row may be repeated.</summary>
+    public void Reorder(IReadOnlyList<int> rowIndex)
+    {
+        using (var scope = NewDisposeScope())
+            cache.Reorder(tensor(rowIndex.Select(i => (long)i).ToArray(), device: Device));
+        mask = rowIndex.Select(i => new List<bool>(mask[i])).ToList();
+    }
+
+    Tensor MaskTensor()
+    {
+        int columns = mask[0].Count;
+        var flat = new long[Rows * columns];
+        for (int row = 0; row < Rows; row++)
+            for (int c = 0; c < columns; c++) flat[row * columns + c] = mask[row][c] ? 1 : 0;
+        return tensor(flat, [Rows, columns], device: Device);
+    }
+
+    public void Dispose() => cache.Dispose();
+}
