@@ -12,6 +12,10 @@ namespace WeakToStrong.Tokenization;
 /// Special tokens come from <c>tokenizer_config.json</c>, then <c>special_tokens_map.json</c>, then the format's own
 /// defaults; <c>generation_config.json</c> adds end-of-sequence ids. Bad or missing files raise
 /// <see cref="InvalidInputException"/> naming the file.
+/// <para>Known differences from HF: added tokens' lstrip/rstrip/single_word flags are ignored; SentencePiece puts
+/// the dummy-prefix "▁" only at the start of the text, not after an added token (HF legacy does); .NET's \p{L}
+/// does not match letters outside the BMP in split regexes; decode does no clean_up_tokenization_spaces; WordPiece
+/// also recognises lowercased special tokens ("[sep]") when lowercasing; ids outside the vocabulary decode to nothing.</para>
 /// </summary>
 public sealed class HfTokenizer
 {

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 
 namespace WeakToStrong.Tokenization;
@@ -52,6 +53,17 @@ internal sealed class WordPieceBackend : TokenizerBackend
                 throw new InvalidInputException($"{path}: {role} \"{token}\" (from {SourceOf(role, settings)}) is not in the vocabulary");
 
         bool lowerCase = settings.DoLowerCase ?? true;
+        // BertTokenizer's own pre-tokenizer drops symbols such as "€" or "😀"; HF keeps them as words (which then
+        // usually become [UNK]). So words are split here as HF's BasicTokenizer does: on whitespace, and around
+        // every punctuation character (Unicode P* plus the ASCII symbols HF counts as punctuation).
+        // The library lowercases before pre-tokenizing, so special tokens are also recognised in lowercase.
+        var specialIds = new Dictionary<string, int>();
+        foreach (string token in special.Values)
+        {
+            specialIds[token] = vocabulary[token];
+            if (lowerCase) specialIds[token.ToLowerInvariant()] = vocabulary[token];
+        }
+        var hfWordSplit = new RegexPreTokenizer(new Regex($"[{HfPunctuation}]|[^\\s{HfPunctuation}]+", RegexOptions.Compiled), specialIds);
         var options = new BertOptions
         {
             LowerCaseBeforeTokenization = lowerCase,
@@ -59,6 +71,8 @@ internal sealed class WordPieceBackend : TokenizerBackend
             RemoveNonSpacingMarks = settings.StripAccents ?? lowerCase,
             IndividuallyTokenizeCjk = settings.TokenizeChineseChars ?? true,
             ApplyBasicTokenization = true,
+            PreTokenizer = hfWordSplit,
+            SpecialTokens = specialIds,
             SplitOnSpecialTokens = true,
             UnknownToken = special["unk_token"],
             SeparatorToken = special["sep_token"],
@@ -72,6 +86,8 @@ internal sealed class WordPieceBackend : TokenizerBackend
         foreach (var added in settings.AddedTokens) vocabulary.TryAdd(added.Content, added.Id);
         return new WordPieceBackend(bert, vocabulary, settings.AddedTokens, special);
     }
+
+    const string HfPunctuation = @"\p{P}$+<=>^`|~";
 
     static string SourceOf(string role, TokenizerSettings settings) =>
         settings.SpecialTokens.TryGetValue(role, out var token) ? token.SourceFile : "BertTokenizer's default";
