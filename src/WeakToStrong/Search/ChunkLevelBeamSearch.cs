@@ -52,7 +52,9 @@ public sealed class ChunkLevelBeamSearch
         this.generation = generation;
     }
 
-    public IReadOnlyList<SearchOutput> Run(IReadOnlyList<SearchPrompt> prompts, Action<int>? onToken = null)
+    /// <param name="hypothesesPerPrompt">how many of the final rows to return, best first (default W; at most W·K)</param>
+    /// <param name="onToken">progress: called with the number of tokens generated so far</param>
+    public IReadOnlyList<SearchOutput> Run(IReadOnlyList<SearchPrompt> prompts, int? hypothesesPerPrompt = null, Action<int>? onToken = null)
     {
         if (prompts.Count == 0) return [];
         var clock = Stopwatch.StartNew();
@@ -115,7 +117,8 @@ public sealed class ChunkLevelBeamSearch
                 if (done) break;
 
                 // 3. Keep the best W of each prompt's W·K and let each spawn K successors.
-                var selection = SelectAndExpand(scores, responses, duplicate, rowsPerPrompt);
+                var (selection, duplicateAfter) = SelectAndExpand(scores, duplicate, responses.Select(r => r.Finished).ToArray(),
+                    beam.BeamWidth, beam.SuccessorsPerState);
                 sequences.Reorder(selection);
                 scoring?.Reorder(selection);
                 var index = tensor(selection.Select(i => (long)i).ToArray(), device: nextLogits.device);
@@ -123,14 +126,8 @@ public sealed class ChunkLevelBeamSearch
                 index.Dispose();
                 nextLogits.Dispose();
                 nextLogits = reordered;
-                var kept = selection.Select(i => responses[i]).ToArray();
-                duplicate = new bool[rowCount];
-                for (int row = 0; row < rowCount; row++)
-                {
-                    bool firstCopy = row % beam.SuccessorsPerState == 0;
-                    responses[row] = kept[row].Clone();
-                    duplicate[row] = kept[row].Finished && !firstCopy;
-                }
+                responses = selection.Select(i => responses[i].Clone()).ToArray();
+                duplicate = duplicateAfter;
             }
         }
         finally
@@ -143,7 +140,7 @@ public sealed class ChunkLevelBeamSearch
         int forwardCalls = sequences.ForwardCalls + (scoring?.ForwardCalls ?? 0);
         return Enumerable.Range(0, promptCount).Select(p =>
         {
-            var ranked = RankRows(scores, duplicate, p, rowsPerPrompt).Take(beam.BeamWidth)
+            var ranked = RankRows(scores, duplicate, p, rowsPerPrompt).Take(hypothesesPerPrompt ?? beam.BeamWidth)
                 .Select(row => new Hypothesis(responses[row].Text, responses[row].TokenIds, scores[row], responses[row].Finish)).ToArray();
             var compute = new ComputeCounts(largeTokensSampled[p], scoring?.TokensScoredPerPrompt[p] ?? 0, forwardCalls, seconds);
             return new SearchOutput(prompts[p], ranked, compute);
@@ -169,14 +166,19 @@ public sealed class ChunkLevelBeamSearch
         Enumerable.Range(prompt * rowsPerPrompt, rowsPerPrompt).Where(row => !duplicate[row])
             .OrderByDescending(row => scores[row]).ThenBy(row => row);
 
-    /// <summary>Row index of the next round: each prompt's best W rows, each repeated K times.</summary>
-    int[] SelectAndExpand(double[] scores, Response[] responses, bool[] duplicate, int rowsPerPrompt)
+    /// <summary>
+    /// The next round's rows: each prompt's best W rows, each repeated K times (prompt p's rows stay at
+    /// p·W·K …). A finished state is not extended, so only its first copy may compete again: the other
+    /// copies are marked duplicate and never take a beam slot.
+    /// </summary>
+    internal static (int[] Selection, bool[] Duplicate) SelectAndExpand(double[] scores, bool[] duplicate, bool[] finished, int beamWidth, int successors)
     {
-        int prompts = responses.Length / rowsPerPrompt;
-        var selection = new List<int>(responses.Length);
+        int rowsPerPrompt = beamWidth * successors, prompts = scores.Length / rowsPerPrompt;
+        var selection = new List<int>(scores.Length);
         for (int p = 0; p < prompts; p++)
-            foreach (int row in RankRows(scores, duplicate, p, rowsPerPrompt).Take(beam.BeamWidth))
-                selection.AddRange(Enumerable.Repeat(row, beam.SuccessorsPerState));
-        return [.. selection];
+            foreach (int row in RankRows(scores, duplicate, p, rowsPerPrompt).Take(beamWidth))
+                selection.AddRange(Enumerable.Repeat(row, successors));
+        var duplicateAfter = selection.Select((row, i) => finished[row] && i % successors != 0).ToArray();
+        return ([.. selection], duplicateAfter);
     }
 }

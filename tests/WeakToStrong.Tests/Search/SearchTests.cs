@@ -1,0 +1,254 @@
+using WeakToStrong.Search;
+using static TorchSharp.torch;
+
+namespace WeakToStrong.Tests.Search;
+
+public class SearchTests(TinyWorld world) : IClassFixture<TinyWorld>
+{
+    static readonly SearchPrompt[] Prompts =
+        [new(0, "the cat"), new(1, "a tale of"), new(2, "once upon"), new(3, "zebras are")];
+
+    PromptedModel Large => world.Load("large");
+    PromptedModel Tuned => world.Load("tuned");
+    PromptedModel Untuned => world.Load("untuned");
+
+    static GenerationOptions Generation(int maxNewTokens = 16, long seed = 5, int topK = 50, IReadOnlyList<string>? stop = null) =>
+        new(maxNewTokens, new SamplingOptions(0.7, topK, 1.0), stop, seed);
+
+    /// <summary>log p(response | prompt) by one plain forward over prompt + response: no cache, no reuse.</summary>
+    static double FullLogprob(PromptedModel model, string rawPrompt, IReadOnlyList<int> response)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var prompt = model.EncodePrompt(rawPrompt);
+        long[] ids = [.. prompt.Select(i => (long)i), .. response.Select(i => (long)i)];
+        var logprobs = model.Model.Forward(tensor(ids).unsqueeze(0)).log_softmax(-1)[0];
+        double sum = 0;
+        for (int i = prompt.Length; i < ids.Length; i++) sum += logprobs[i - 1, ids[i]].item<float>();
+        return sum;
+    }
+
+    /// <summary>The implicit value recomputed from scratch, at the text level when the vocabularies differ.</summary>
+    static double FullImplicitValue(PromptedModel large, PromptedModel tuned, PromptedModel untuned, string rawPrompt, Hypothesis h)
+    {
+        double Term(PromptedModel small)
+        {
+            bool sameVocabulary = Vocabularies.AreIdentical(large.Tokenizer, small.Tokenizer) && h.Finish != FinishReason.StopString;
+            var tokens = sameVocabulary
+                ? h.TokenIds.Take(h.TokenIds.Count - (h.Finish == FinishReason.Eos ? 1 : 0)).ToList()
+                : small.Tokenizer.Encode(h.Text).ToList();
+            if (h.Finish is not null) tokens.Add(small.ScoringEosTokenId);
+            return FullLogprob(small, rawPrompt, tokens);
+        }
+        return Term(tuned) - Term(untuned);
+    }
+
+    [Fact]
+    public void PlainSamplingEqualsGenerateWithThePromptsSeed()
+    {
+        var generation = Generation(maxNewTokens: 20);
+        var search = new ChunkLevelBeamSearch(Large, null, BeamSearchOptions.Sampling, generation);
+        var guided = new ChunkLevelBeamSearch(Large, LogProbScorer.ImplicitValue(Large, Tuned, Untuned), new BeamSearchOptions(1, 1, 4), generation);
+
+        var plain = search.Run(Prompts);
+        var withScorer = guided.Run(Prompts);
+
+        foreach (var (prompt, output, scored) in Prompts.Zip(plain, withScorer))
+        {
+            var expected = WeakToStrong.Search.Generation.Sample(Large.Model, Large.EncodePrompt(prompt.Text), 20, generation.Sampling,
+                Large.EosTokenIds.ToArray(), unchecked((long)PromptSeeds.For(generation.Seed, prompt.Index)));
+            Assert.Equal(expected, output.Best.TokenIds);
+            Assert.Equal(expected, scored.Best.TokenIds); // W = K = 1: scoring chooses nothing
+        }
+    }
+
+    [Fact]
+    public void BestOfNPicksTheArgmaxOfTheValueAmongItsSamples()
+    {
+        var search = new ChunkLevelBeamSearch(Large, LogProbScorer.ImplicitValue(Large, Tuned, Untuned), BeamSearchOptions.BestOfN(8), Generation(12));
+
+        var outputs = search.Run(Prompts, hypothesesPerPrompt: 8);
+
+        foreach (var output in outputs)
+        {
+            Assert.Equal(8, output.Hypotheses.Count);
+            var values = output.Hypotheses.Select(h => FullImplicitValue(Large, Tuned, Untuned, output.Prompt.Text, h)).ToArray();
+            for (int i = 0; i < values.Length; i++) Assert.Equal(values[i], output.Hypotheses[i].Score, 1e-4);
+            int argmax = Array.IndexOf(values, values.Max());
+            Assert.Equal(output.Hypotheses[argmax].TokenIds, output.Best.TokenIds);
+            Assert.True(values.Distinct().Count() > 1, "the samples should differ in value");
+        }
+    }
+
+    [Theory]
+    [InlineData("untuned", "tuned")]      // same vocabulary: the sampled ids are scored
+    [InlineData("untuned-b", "tuned-b")]  // another vocabulary: decode, re-encode, reuse the common prefix
+    public void IncrementalChunkScoresEqualFullRecomputation(string untunedName, string tunedName)
+    {
+        var tuned = world.Load(tunedName);
+        var untuned = world.Load(untunedName);
+        var search = new ChunkLevelBeamSearch(Large, LogProbScorer.ImplicitValue(Large, tuned, untuned), new BeamSearchOptions(2, 3, 3), Generation(17));
+
+        var outputs = search.Run(Prompts, hypothesesPerPrompt: 6);
+
+        foreach (var output in outputs)
+            foreach (var h in output.Hypotheses)
+                Assert.Equal(FullImplicitValue(Large, tuned, untuned, output.Prompt.Text, h), h.Score, 1e-4);
+    }
+
+    [Fact]
+    public void IncrementalLogprobsSurviveRollbackAndReordering()
+    {
+        var model = world.Load("untuned-b");
+        string[] prompts = ["first prompt", "second"];
+        using var incremental = new IncrementalLogprobs(model, prompts, rowsPerPrompt: 2);
+        var random = new Random(3);
+        var responses = Enumerable.Range(0, 4).Select(_ => new List<int>()).ToArray();
+        for (int round = 0; round < 12; round++)
+        {
+            foreach (var response in responses)
+            {
+                // Extend, cut back or rewrite the tail, as re-tokenized text does.
+                int cut = response.Count == 0 ? 0 : random.Next(Math.Max(0, response.Count - 3), response.Count + 1);
+                response.RemoveRange(cut, response.Count - cut);
+                int add = random.Next(0, 4);
+                for (int i = 0; i < add; i++) response.Add(random.Next(0, model.Tokenizer.VocabSize));
+            }
+            var sums = incremental.Update(responses);
+            for (int r = 0; r < responses.Length; r++)
+                Assert.Equal(FullLogprob(model, prompts[r / 2], responses[r]), sums[r], 1e-4);
+            if (round % 3 == 2)
+            {
+                int[] order = [1, 1, 2, 3]; // rows stay within their prompt
+                incremental.Reorder(order);
+                responses = order.Select(i => new List<int>(responses[i])).ToArray();
+            }
+        }
+    }
+
+    [Fact]
+    public void EftWithBetaZeroOrEqualSmallModelsIsLargeModelSampling()
+    {
+        var generation = Generation(18);
+        var sampled = new ChunkLevelBeamSearch(Large, null, BeamSearchOptions.Sampling, generation).Run(Prompts);
+
+        var betaZero = new EmulatedFineTuning(Large, Tuned, Untuned, 0.0, generation).Run(Prompts);
+        var sameSmall = new EmulatedFineTuning(Large, Tuned, Tuned, 3.0, generation).Run(Prompts);
+        var guided = new EmulatedFineTuning(Large, Tuned, Untuned, 1.0, generation).Run(Prompts);
+
+        Assert.Equal(sampled.Select(o => o.Best.TokenIds), betaZero.Select(o => o.Best.TokenIds));
+        Assert.Equal(sampled.Select(o => o.Best.TokenIds), sameSmall.Select(o => o.Best.TokenIds));
+        Assert.NotEqual(sampled.Select(o => o.Best.TokenIds), guided.Select(o => o.Best.TokenIds));
+    }
+
+    [Fact]
+    public void EftRefusesDifferentVocabularies()
+    {
+        var error = Assert.Throws<InvalidInputException>(() =>
+            new EmulatedFineTuning(Large, world.Load("tuned-b"), Untuned, 1.0, Generation()));
+        Assert.Contains("one vocabulary", error.Message);
+        Assert.Contains("tuned-b", error.Message);
+    }
+
+    [Fact]
+    public void GuidanceThatPrefersOneTokenSteersTowardIt()
+    {
+        var generation = Generation(24, topK: 0);
+        var prompts = Enumerable.Range(0, 8).Select(i => new SearchPrompt(i, $"prompt number {i}")).ToArray();
+        int Count(IReadOnlyList<SearchOutput> outputs) => outputs.Sum(o => o.Best.TokenIds.Count(t => t == TinyWorld.PreferredToken));
+
+        int sampled = Count(new ChunkLevelBeamSearch(Large, null, BeamSearchOptions.Sampling, generation).Run(prompts));
+        int searched = Count(new ChunkLevelBeamSearch(Large, LogProbScorer.ImplicitValue(Large, Tuned, Untuned), new BeamSearchOptions(2, 16, 1), generation).Run(prompts));
+
+        Assert.True(searched >= 10 && searched >= 5 * Math.Max(1, sampled), $"preferred token: {searched} times with CBS, {sampled} with sampling");
+    }
+
+    [Fact]
+    public void FinishedStatesAreKeptButNeverExtended()
+    {
+        var large = world.Load("large-eos");
+        int eos = large.ScoringEosTokenId;
+        var search = new ChunkLevelBeamSearch(large, LogProbScorer.ImplicitValue(large, Tuned, Untuned), new BeamSearchOptions(3, 3, 2), Generation(30));
+
+        var outputs = search.Run(Prompts, hypothesesPerPrompt: 9);
+
+        int finished = 0; // Response.Append throws on a finished response, so finishing the run shows none was extended
+        foreach (var h in outputs.SelectMany(o => o.Hypotheses))
+        {
+            int eosCount = h.TokenIds.Count(t => t == eos);
+            if (h.Finish == FinishReason.Eos)
+            {
+                finished++;
+                Assert.Equal(1, eosCount);
+                Assert.Equal(eos, h.TokenIds[^1]);
+            }
+            else Assert.Equal(0, eosCount);
+        }
+        Assert.True(finished > 0, "the EOS-prone model should finish some responses");
+    }
+
+    [Fact]
+    public void AFinishedStateTakesOneBeamSlotHoweverManyCopiesItHas()
+    {
+        // One prompt, W = 2, K = 3. Row 4 (finished) and row 1 (unfinished) are the best two.
+        double[] scores = [0.1, 0.9, 0.3, 0.2, 1.5, 0.0];
+        bool[] finished = [false, false, false, false, true, false];
+
+        var (selection, duplicate) = ChunkLevelBeamSearch.SelectAndExpand(scores, new bool[6], finished, beamWidth: 2, successors: 3);
+
+        Assert.Equal([4, 4, 4, 1, 1, 1], selection);
+        Assert.Equal([false, true, true, false, false, false], duplicate);
+
+        // Next round: the finished state still scores best, its copies do not crowd out the others.
+        double[] next = [1.5, 1.5, 1.5, 0.2, 0.7, 0.4];
+        bool[] nextFinished = [true, true, true, false, false, false];
+        var (again, _) = ChunkLevelBeamSearch.SelectAndExpand(next, duplicate, nextFinished, beamWidth: 2, successors: 3);
+        Assert.Equal([0, 0, 0, 4, 4, 4], again);
+    }
+
+    [Fact]
+    public void APromptsResultDoesNotDependOnItsBatch()
+    {
+        var search = new ChunkLevelBeamSearch(Large, LogProbScorer.ImplicitValue(Large, Tuned, Untuned), new BeamSearchOptions(2, 2, 3), Generation(13));
+
+        var together = search.Run(Prompts);
+        var reversed = search.Run(Prompts.Reverse().ToArray()).Reverse().ToArray();
+        var alone = Prompts.Select(p => search.Run([p])[0]).ToArray();
+
+        for (int i = 0; i < Prompts.Length; i++)
+        {
+            Assert.Equal(alone[i].Best.TokenIds, together[i].Best.TokenIds);
+            Assert.Equal(alone[i].Best.TokenIds, reversed[i].Best.TokenIds);
+            Assert.Equal(alone[i].Best.Score, together[i].Best.Score, 1e-4);
+        }
+        Assert.True(together.Select(o => string.Join(',', o.Best.TokenIds)).Distinct().Count() > 1);
+    }
+
+    [Fact]
+    public void StopStringsFinishAResponseAndCutItsText()
+    {
+        var plain = new ChunkLevelBeamSearch(Large, null, BeamSearchOptions.Sampling, Generation(30)).Run(Prompts);
+        // Stop at a character the unconstrained samples produce.
+        var withText = plain.First(o => o.Best.Text.Skip(2).Any(char.IsAsciiLetterOrDigit));
+        string stop = withText.Best.Text.Skip(2).First(char.IsAsciiLetterOrDigit).ToString();
+
+        var stopped = new ChunkLevelBeamSearch(Large, null, BeamSearchOptions.Sampling, Generation(30, stop: [stop])).Run([withText.Prompt])[0];
+
+        Assert.Equal(FinishReason.StopString, stopped.Best.Finish);
+        Assert.DoesNotContain(stop, stopped.Best.Text, StringComparison.Ordinal);
+        Assert.StartsWith(stopped.Best.Text, withText.Best.Text);
+    }
+
+    [Fact]
+    public void ComputeIsCounted()
+    {
+        var search = new ChunkLevelBeamSearch(Large, LogProbScorer.ImplicitValue(Large, Tuned, Untuned), new BeamSearchOptions(2, 2, 4), Generation(8));
+
+        var output = search.Run([Prompts[0]])[0];
+
+        Assert.InRange(output.Compute.LargeTokensSampled, 8, 4 * 8); // 4 rows × at most 8 tokens
+        Assert.True(output.Compute.SmallTokensScored >= 2 * 4 * 8, $"{output.Compute.SmallTokensScored}");
+        Assert.True(output.Compute.ForwardCalls > 8);
+        Assert.True(output.Compute.WallSeconds > 0);
+    }
+}
