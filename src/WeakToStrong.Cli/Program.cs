@@ -6,6 +6,7 @@ var root = new RootCommand("WeakToStrong: weak-to-strong search (Zhou et al., 20
     LogprobsCommand.Create(),
     GenerateCommand.Create(),
     RewardCommand.Create(),
+    SearchCommand.Create(),
     BenchCommand.Create(),
 };
 return root.Parse(args).Invoke();

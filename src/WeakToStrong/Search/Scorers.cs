@@ -149,3 +149,18 @@ public sealed class RewardModelScorer(RewardModel rewardModel, PromptTemplate te
     readonly RewardModel rewardModel = rewardModel;
     readonly PromptTemplate template = template;
 }
+
+public static class Scoring
+{
+    /// <summary>
+    /// A returned response's score under <paramref name="scorer"/> (e.g. the implicit value of an EFT or
+    /// plain-sampling answer), replaying its tokens so the text and finish state are the search's own.
+    /// </summary>
+    public static double ScoreFinal(IScorer scorer, string rawPrompt, Hypothesis hypothesis, PromptedModel large, IReadOnlyList<string> stopStrings)
+    {
+        var response = new Response();
+        foreach (int token in hypothesis.TokenIds) response.Append(token, large.Tokenizer, large.EosTokenIds, stopStrings);
+        using var session = scorer.Begin([rawPrompt], rowsPerPrompt: 1);
+        return session.Score([response])[0];
+    }
+}

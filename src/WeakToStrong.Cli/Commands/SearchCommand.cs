@@ -1,0 +1,125 @@
+using System.CommandLine;
+using System.Text.Json;
+using WeakToStrong.Evaluation;
+using WeakToStrong.Models;
+using WeakToStrong.Search;
+
+namespace WeakToStrong.Cli.Commands;
+
+/// <summary>`wts search`: one prompt through weak-to-strong search or a baseline.</summary>
+internal static class SearchCommand
+{
+    public static Command Create()
+    {
+        var method = new Option<string>("--method") { Description = "cbs, bon, eft or base", DefaultValueFactory = _ => "cbs" };
+        method.AcceptOnlyFromAmong("cbs", "bon", "eft", "base");
+        var largeRef = new Option<string>("--large") { Description = "the frozen large model (directory or hub id)", Required = true };
+        var tunedRef = new Option<string?>("--tuned") { Description = "the small tuned model π*" };
+        var untunedRef = new Option<string?>("--untuned") { Description = "the small untuned reference π_ref" };
+        var rewardRef = new Option<string?>("--scorer-rm") { Description = "guide with this reward model instead of the small pair" };
+        var likelihood = new Option<bool>("--scorer-likelihood") { Description = "guide with the large model's own log-likelihood (beam search without guidance)" };
+        var prompt = new Option<string>("--prompt") { Required = true };
+        var w = new Option<int>("--w") { Description = "beam width W", DefaultValueFactory = _ => 4 };
+        var k = new Option<int>("--k") { Description = "successors per state K", DefaultValueFactory = _ => 4 };
+        var l = new Option<string>("--l") { Description = "chunk length L, or inf", DefaultValueFactory = _ => "5" };
+        var n = new Option<int>("--n") { Description = "samples for bon", DefaultValueFactory = _ => 16 };
+        var beta = new Option<double>("--beta") { Description = "EFT strength β", DefaultValueFactory = _ => 1.0 };
+        var maxNewTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 50 };
+        var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 0.7 };
+        var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 50 };
+        var topP = new Option<double>("--top-p") { DefaultValueFactory = _ => 1.0 };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
+        var templateLarge = new Option<string>("--template-large") { DefaultValueFactory = _ => PromptTemplate.Placeholder };
+        var templateSmall = new Option<string>("--template-small") { DefaultValueFactory = _ => PromptTemplate.Placeholder };
+        var stop = new Option<string[]>("--stop") { Description = "stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var all = new Option<bool>("--all") { Description = "also print every returned beam with its score" };
+        var json = new Option<bool>("--json");
+        var runtime = new RuntimeOptions();
+        var command = new Command("search", "Align the large model's response by searching with small models (or run a baseline).")
+        {
+            method, largeRef, tunedRef, untunedRef, rewardRef, likelihood, prompt, w, k, l, n, beta, maxNewTokens,
+            temperature, topK, topP, seed, templateLarge, templateSmall, stop, all, json,
+        };
+        runtime.AddTo(command);
+        command.SetAction(result => Cli.Run(() =>
+        {
+            string chosen = result.GetValue(method)!;
+            var generation = new GenerationOptions(result.GetValue(maxNewTokens),
+                new SamplingOptions(result.GetValue(temperature), result.GetValue(topK), result.GetValue(topP)),
+                result.GetValue(stop) ?? [], result.GetValue(seed));
+            generation.Validate();
+            var options = runtime.Apply(result);
+
+            PromptedModel Load(string name, string reference, string template) =>
+                new(name, PretrainedModels.LoadCausalLM(reference, options, Cli.Warn), Cli.LoadTokenizer(reference), new PromptTemplate(template, $"--template-{(name == "large" ? "large" : "small")}"));
+            string Need(Option<string?> option) => result.GetValue(option)
+                ?? throw new InvalidInputException($"--method {chosen} needs {option.Name}");
+
+            var large = Load("large", result.GetValue(largeRef)!, result.GetValue(templateLarge)!);
+            PromptedModel? tuned = null, untuned = null;
+            if (result.GetValue(tunedRef) is not null || result.GetValue(untunedRef) is not null || chosen == "eft"
+                || (chosen != "base" && result.GetValue(rewardRef) is null && !result.GetValue(likelihood)))
+            {
+                tuned = Load("tuned", Need(tunedRef), result.GetValue(templateSmall)!);
+                untuned = Load("untuned", Need(untunedRef), result.GetValue(templateSmall)!);
+            }
+            IScorer? implicitValue = tuned is not null ? LogProbScorer.ImplicitValue(large, tuned, untuned!) : null;
+            using var rewardModel = result.GetValue(rewardRef) is string rm ? RewardModel.Load(rm, options, Cli.Warn) : null;
+            IScorer? guide = rewardModel is not null ? new RewardModelScorer(rewardModel, PromptTemplate.Raw)
+                : result.GetValue(likelihood) ? LogProbScorer.LogLikelihood(large)
+                : implicitValue;
+
+            var searchPrompt = new SearchPrompt(0, result.GetValue(prompt)!);
+            SearchOutput output = chosen switch
+            {
+                "eft" => new EmulatedFineTuning(large, tuned!, untuned!, result.GetValue(beta), generation).Run([searchPrompt])[0],
+                "base" => new ChunkLevelBeamSearch(large, null, BeamSearchOptions.Sampling, generation).Run([searchPrompt])[0],
+                "bon" => new ChunkLevelBeamSearch(large, guide, BeamSearchOptions.BestOfN(result.GetValue(n)), generation).Run([searchPrompt])[0],
+                _ => new ChunkLevelBeamSearch(large, guide, new BeamSearchOptions(result.GetValue(w), result.GetValue(k), ParseChunkLength(result.GetValue(l)!)), generation)
+                    .Run([searchPrompt])[0],
+            };
+            // The implicit value of the answer whatever chose it, so methods can be compared on one scale.
+            double? value = implicitValue is null ? null
+                : guide == implicitValue && chosen is "cbs" or "bon" ? output.Best.Score
+                : Scoring.ScoreFinal(implicitValue, searchPrompt.Text, output.Best, large, generation.StopStrings);
+
+            if (result.GetValue(json))
+            {
+                var best = output.Best;
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    method = chosen,
+                    prompt = searchPrompt.Text,
+                    text = best.Text,
+                    token_ids = best.TokenIds,
+                    finish = best.Finish?.ToString(),
+                    implicit_value = value,
+                    score = double.IsNaN(best.Score) ? (double?)null : best.Score,
+                    scorer = chosen is "eft" or "base" ? null : guide?.Name,
+                    compute = new
+                    {
+                        large_tokens_sampled = output.Compute.LargeTokensSampled,
+                        small_tokens_scored = output.Compute.SmallTokensScored,
+                        forward_calls = output.Compute.ForwardCalls,
+                        wall_seconds = output.Compute.WallSeconds,
+                    },
+                    beams = result.GetValue(all) ? output.Hypotheses.Select(h => new { text = h.Text, token_ids = h.TokenIds, score = h.Score }) : null,
+                }, Cli.Json));
+                return 0;
+            }
+            Console.WriteLine(searchPrompt.Text + output.Best.Text);
+            Console.Error.WriteLine($"method {chosen}; implicit value {(value is double v ? v.ToString("F4") : "n/a")}; " +
+                $"{output.Compute.LargeTokensSampled} large tokens sampled, {output.Compute.SmallTokensScored} small tokens scored, " +
+                $"{output.Compute.ForwardCalls} forward calls, {output.Compute.WallSeconds:F2} s");
+            if (result.GetValue(all))
+                foreach (var h in output.Hypotheses) Console.WriteLine($"{h.Score,10:F4}  {h.Text.Replace("\n", "\\n")}");
+            return 0;
+        }));
+        return command;
+    }
+
+    static int? ParseChunkLength(string text) =>
+        text is "inf" or "∞" ? null
+        : int.TryParse(text, out int value) && value > 0 ? value
+        : throw new InvalidInputException($"--l: expected a positive chunk length or inf, got \"{text}\"");
+}

@@ -1,0 +1,69 @@
+using System.Text.Json;
+using WeakToStrong.Search;
+using WeakToStrong.Tests.Search;
+
+namespace WeakToStrong.Tests.Cli;
+
+public class SearchCliTests(TinyWorld world) : IClassFixture<TinyWorld>
+{
+    string[] Models(string large = "large", string tuned = "tuned", string untuned = "untuned") =>
+        ["--large", world.Dir(large), "--tuned", world.Dir(tuned), "--untuned", world.Dir(untuned)];
+
+    [Fact]
+    public void CbsJsonMatchesTheLibrary()
+    {
+        var run = Wts.Run(["search", "--method", "cbs", .. Models(), "--prompt", "the cat", "--w", "2", "--k", "2", "--l", "3",
+            "--max-new-tokens", "9", "--seed", "4", "--json"]);
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var json = JsonDocument.Parse(run.Stdout);
+        var root = json.RootElement;
+        var expected = new ChunkLevelBeamSearch(world.Load("large"), LogProbScorer.ImplicitValue(world.Load("large"), world.Load("tuned"), world.Load("untuned")),
+            new BeamSearchOptions(2, 2, 3), new GenerationOptions(9, new SamplingOptions(), null, 4)).Run([new SearchPrompt(0, "the cat")])[0];
+        Assert.Equal(expected.Best.TokenIds, root.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(expected.Best.Text, root.GetProperty("text").GetString());
+        Assert.Equal(expected.Best.Score, root.GetProperty("implicit_value").GetDouble(), 1e-6);
+        Assert.Equal(expected.Compute.LargeTokensSampled, root.GetProperty("compute").GetProperty("large_tokens_sampled").GetInt64());
+    }
+
+    [Fact]
+    public void EftReportsTheImplicitValueOfItsAnswer()
+    {
+        var run = Wts.Run(["search", "--method", "eft", .. Models(), "--prompt", "a tale", "--beta", "2", "--max-new-tokens", "6", "--json"]);
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var json = JsonDocument.Parse(run.Stdout);
+        Assert.Equal(JsonValueKind.Number, json.RootElement.GetProperty("implicit_value").ValueKind);
+        Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("score").ValueKind);
+    }
+
+    [Fact]
+    public void EftAcrossVocabulariesIsRefused()
+    {
+        var run = Wts.Run(["search", "--method", "eft", .. Models(tuned: "tuned-b", untuned: "untuned-b"), "--prompt", "x"]);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("one vocabulary", run.Stderr);
+    }
+
+    [Theory]
+    [InlineData("--l", "0", "--l")]
+    [InlineData("--w", "0", "beam width")]
+    [InlineData("--top-p", "1.5", "top_p")]
+    public void BadSearchFlagsAreExitCode2(string option, string value, string expectedInMessage)
+    {
+        var run = Wts.Run(["search", .. Models(), "--prompt", "x", option, value]);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains(expectedInMessage, run.Stderr);
+    }
+
+    [Fact]
+    public void GuidedMethodsNeedTheSmallPair()
+    {
+        var run = Wts.Run("search", "--method", "bon", "--large", world.Dir("large"), "--prompt", "x");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--tuned", run.Stderr);
+    }
+}
