@@ -1,13 +1,74 @@
 using System.CommandLine;
 using WeakToStrong.Benchmarks;
 using WeakToStrong.Models;
+using WeakToStrong.Search;
 
 namespace WeakToStrong.Cli.Commands;
 
 /// <summary>`wts bench …`: speed benchmarks that print tables (never timed tests).</summary>
 internal static class BenchCommand
 {
-    public static Command Create() => new("bench", "Benchmarks.") { ForwardCommand() };
+    public static Command Create() => new("bench", "Benchmarks.") { ForwardCommand(), SearchCommand() };
+
+    static readonly string[] BenchmarkPrompts =
+    [
+        "I went to see this movie last night and", "The acting in this film was", "This is one of those movies that",
+        "I have to say that the director", "When I first heard about this film I", "The plot of the movie is",
+        "My wife and I watched this and", "Honestly, the soundtrack alone",
+    ];
+
+    static Command SearchCommand()
+    {
+        var large = new Option<string>("--large") { Description = "random-weight preset of the large model", DefaultValueFactory = _ => "gpt2-small" };
+        var smallLayers = new Option<int>("--small-layers") { DefaultValueFactory = _ => 2 };
+        var smallWidth = new Option<int>("--small-width") { DefaultValueFactory = _ => 256 };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "GPT-2 tokenizer directory shared by all three models", DefaultValueFactory = _ => "tests/fixtures/tokenizers/gpt2" };
+        var prompts = new Option<int>("--prompts") { DefaultValueFactory = _ => 8 };
+        var newTokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 50 };
+        var w = new Option<int>("--w") { DefaultValueFactory = _ => 4 };
+        var k = new Option<int>("--k") { DefaultValueFactory = _ => 4 };
+        var l = new Option<int>("--l") { DefaultValueFactory = _ => 5 };
+        var runtime = new RuntimeOptions();
+        var command = new Command("search", "CBS cost: incremental vs full-recomputation scoring, vs plain sampling, batched vs one prompt at a time.")
+            { large, smallLayers, smallWidth, tokenizer, prompts, newTokens, w, k, l };
+        runtime.AddTo(command);
+        command.SetAction(result => Cli.Run(() =>
+        {
+            int promptCount = result.GetValue(prompts);
+            if (promptCount < 1 || promptCount > BenchmarkPrompts.Length) throw new InvalidInputException($"--prompts must be in 1..{BenchmarkPrompts.Length}");
+            var options = runtime.Apply(result);
+            var vocabulary = Cli.LoadTokenizer(result.GetValue(tokenizer)!);
+            PromptedModel Random(string name, ModelConfig config, ulong seed)
+            {
+                var model = new GPT2LMHeadModel(config, options);
+                model.InitializeWeights(new TorchSharp.torch.Generator(seed, options.Device));
+                return new PromptedModel(name, model, vocabulary, PromptTemplate.Raw);
+            }
+            var largeConfig = ModelConfig.Preset(result.GetValue(large)!);
+            int layers = result.GetValue(smallLayers), width = result.GetValue(smallWidth);
+            var smallConfig = ModelConfig.Gpt2(layers, width, Math.Max(1, width / 64), largeConfig.VocabSize);
+            var beam = new BeamSearchOptions(result.GetValue(w), result.GetValue(k), result.GetValue(l));
+            var generation = new GenerationOptions(result.GetValue(newTokens), new SamplingOptions(), null, 0);
+            var searchPrompts = BenchmarkPrompts.Take(promptCount).Select((text, i) => new SearchPrompt(i, text)).ToArray();
+            Console.WriteLine($"large: random {result.GetValue(large)}; small: random GPT-2 {layers}x{width}; vocab {largeConfig.VocabSize}; " +
+                $"{searchPrompts.Length} prompts, T = {generation.MaxNewTokens}, W = {beam.BeamWidth}, K = {beam.SuccessorsPerState}, L = {beam.ChunkLength}; " +
+                $"{options.DType}, {options.Device.type}, threads {TorchSharp.torch.get_num_threads()}");
+            var rows = SearchBenchmark.Run(Random("large", largeConfig, 1), Random("tuned", smallConfig, 2), Random("untuned", smallConfig, 3),
+                searchPrompts, beam, generation, name => Console.Error.WriteLine($"running: {name}"));
+
+            Console.WriteLine($"{"run",-52}  {"wall s",8}  {"scorer s",8}  {"large tok",9}  {"small tok",9}  {"forwards",8}");
+            foreach (var row in rows)
+                Console.WriteLine($"{row.Name,-52}  {row.WallSeconds,8:F2}  {row.ScorerSeconds,8:F2}  {row.LargeTokens,9}  {row.SmallTokens,9}  {row.ForwardCalls,8}");
+            var (incremental, full, sampling, single) = (rows[0], rows[1], rows[2], rows[3]);
+            int same = incremental.Outputs.Zip(full.Outputs).Count(p => p.First.Best.TokenIds.SequenceEqual(p.Second.Best.TokenIds));
+            Console.WriteLine($"(1) scorer time, full recomputation / incremental: {full.ScorerSeconds / incremental.ScorerSeconds:F2}x (goal ≥ 3x); " +
+                $"same best responses: {same}/{rows[0].Outputs.Count}");
+            Console.WriteLine($"(2) CBS wall / plain sampling of W·K sequences: {incremental.WallSeconds / sampling.WallSeconds:F2}x (goal ≤ 1.3x)");
+            Console.WriteLine($"(3) throughput, {searchPrompts.Length} prompts batched / one at a time: {single.WallSeconds / incremental.WallSeconds:F2}x (goal ≥ 2x)");
+            return 0;
+        }));
+        return command;
+    }
 
     static Command ForwardCommand()
     {

@@ -88,7 +88,7 @@ public sealed class GPT2Model : Module
     public GPT2Model(ModelConfig config, ModelOptions options) : base(nameof(GPT2Model))
     {
         this.config = config;
-        wte = new Embedding(config.VocabSize, config.HiddenSize, options);
+        wte = new Embedding(config.VocabSize, config.HiddenSize, options, tiedToLmHead: config.TieWordEmbeddings);
         wpe = new Embedding(config.MaxPositionEmbeddings, config.HiddenSize, options);
         h = new TorchSharp.Modules.ModuleList<GPT2Block>(
             Enumerable.Range(0, config.NumHiddenLayers).Select(i => new GPT2Block(config, i, options)).ToArray());
@@ -145,7 +145,7 @@ public sealed class GPT2LMHeadModel : CausalLanguageModel
         register_module("transformer", transformer);
         if (!config.TieWordEmbeddings)
         {
-            lm_head = new Linear(config.HiddenSize, config.VocabSize, false, options);
+            lm_head = new Linear(config.HiddenSize, config.VocabSize, false, options, projectsOntoVocabulary: true);
             register_module("lm_head", lm_head);
         }
     }

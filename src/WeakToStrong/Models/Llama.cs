@@ -158,7 +158,7 @@ public sealed class LlamaModel : Module
     public LlamaModel(ModelConfig config, ModelOptions options) : base(nameof(LlamaModel))
     {
         this.config = config;
-        embed_tokens = new Embedding(config.VocabSize, config.HiddenSize, options);
+        embed_tokens = new Embedding(config.VocabSize, config.HiddenSize, options, tiedToLmHead: config.TieWordEmbeddings);
         layers = new TorchSharp.Modules.ModuleList<LlamaDecoderLayer>(
             Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, i, options)).ToArray());
         norm = new RmsNorm(config.HiddenSize, config.NormEpsilon, options);
@@ -208,7 +208,7 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
         register_module("model", model);
         if (!config.TieWordEmbeddings)
         {
-            lm_head = new Linear(config.HiddenSize, config.VocabSize, false, options);
+            lm_head = new Linear(config.HiddenSize, config.VocabSize, false, options, projectsOntoVocabulary: true);
             register_module("lm_head", lm_head);
         }
     }

@@ -40,12 +40,13 @@ public sealed class ChunkLevelBeamSearch
     readonly BeamSearchOptions beam;
     readonly GenerationOptions generation;
 
-    /// <param name="scorer">null only for plain sampling (W = K = 1), where no choice is made.</param>
+    /// <param name="scorer">null only when L = ∞ and nothing is chosen: plain sampling of W·K sequences per prompt, returned in sampling order.</param>
     public ChunkLevelBeamSearch(PromptedModel large, IScorer? scorer, BeamSearchOptions beam, GenerationOptions generation)
     {
         beam.Validate();
         generation.Validate();
-        if (scorer is null && beam.RowsPerPrompt > 1) throw new InvalidInputException("a search over more than one row per prompt needs a scorer");
+        if (scorer is null && beam.RowsPerPrompt > 1 && beam.ChunkLength is not null)
+            throw new InvalidInputException("chunk-level selection needs a scorer");
         this.large = large;
         this.scorer = scorer;
         this.beam = beam;

@@ -21,7 +21,6 @@ public sealed class IncrementalLogprobs : IDisposable
         public Row Clone() => new() { PromptLength = PromptLength, Tokens = [.. Tokens], Columns = [.. Columns], Logprobs = [.. Logprobs] };
     }
 
-    readonly PromptedModel model;
     readonly KvSequences sequences;
     readonly int rowsPerPrompt;
     Row[] rows;
@@ -29,7 +28,6 @@ public sealed class IncrementalLogprobs : IDisposable
     /// <summary>Starts <paramref name="rowsPerPrompt"/> rows per prompt; the prompts are run once, then shared.</summary>
     public IncrementalLogprobs(PromptedModel model, IReadOnlyList<string> rawPrompts, int rowsPerPrompt)
     {
-        this.model = model;
         var prompts = rawPrompts.Select(model.EncodePrompt).ToArray();
         sequences = new KvSequences(model.Model, prompts.Length, prompts.Max(p => p.Length) + 64);
         sequences.Feed(prompts.Select(p => (IReadOnlyList<int>)p[..^1]).ToArray(), lastOnly: true)?.Dispose();
@@ -45,7 +43,7 @@ public sealed class IncrementalLogprobs : IDisposable
         sequences.Reorder(repeat);
         rows = repeat.Select(p => promptRows[p].Clone()).ToArray();
         this.rowsPerPrompt = rowsPerPrompt;
-        TokensFedPerPrompt = new long[prompts.Length];
+        TokensFedPerPrompt = prompts.Select(p => (long)(p.Length - 1)).ToArray();
     }
 
     public int ForwardCalls => sequences.ForwardCalls;
@@ -88,22 +86,25 @@ public sealed class IncrementalLogprobs : IDisposable
             var logits = sequences.Feed(blocks, lastOnly: false);
             if (logits is not null)
             {
+                // Block position j of row r holds token firstFed + j and predicts token firstFed + j + 1.
                 int width = (int)logits.shape[1];
-                var logprobs = logits.log_softmax(-1);
+                var next = new long[rows.Length * width];
+                for (int r = 0; r < rows.Length; r++)
+                {
+                    int fed = blocks[r].Count, offset = width - fed, firstFed = rows[r].Columns.Count;
+                    for (int j = 0; j < fed; j++) next[r * width + offset + j] = targets[r][firstFed + j + 1];
+                }
+                // One fused log-softmax and one gather for all rows (logsumexp is slower in TorchSharp 0.107 on CPU).
+                var nextIds = tensor(next, [rows.Length, width], device: logits.device);
+                var picked = logits.log_softmax(-1).gather(-1, nextIds.unsqueeze(-1)).squeeze(-1).cpu().data<float>().ToArray();
                 for (int r = 0; r < rows.Length; r++)
                 {
                     var row = rows[r];
-                    int fed = blocks[r].Count;
+                    int fed = blocks[r].Count, offset = width - fed, firstFed = row.Columns.Count, firstNew = row.Tokens.Count;
                     if (fed == 0) continue;
-                    int offset = width - fed, firstFed = row.Columns.Count;
-                    // Position j of the block holds token firstFed + j and predicts token firstFed + j + 1.
-                    int firstNew = row.Tokens.Count;
-                    var next = tensor(targets[r].GetRange(firstNew, targets[r].Count - firstNew).Select(t => (long)t).ToArray(), device: logits.device);
-                    var rowLogprobs = logprobs[r].narrow(0, offset + (firstNew - 1 - firstFed), targets[r].Count - firstNew)
-                        .gather(-1, next.unsqueeze(-1)).squeeze(-1).cpu().data<float>().ToArray();
+                    for (int i = firstNew; i < targets[r].Count; i++) row.Logprobs.Add(picked[r * width + offset + (i - 1 - firstFed)]);
                     for (int j = 0; j < fed; j++) row.Columns.Add(start + offset + j);
                     row.Tokens.AddRange(targets[r].Skip(firstNew));
-                    row.Logprobs.AddRange(rowLogprobs.Select(v => (double)v));
                     TokensFedPerPrompt[r / rowsPerPrompt] += fed;
                 }
             }

@@ -46,10 +46,28 @@ public static class Sampling
         return scores;
     }
 
-    /// <summary>One token per row of logits [B, V] → ids [B].</summary>
+    /// <summary>
+    /// One token per row of logits [B, V] → ids [B], from the distribution <see cref="Warp"/> defines.
+    /// With top-k on, the draw is made among the k candidates only (the same distribution: every other token
+    /// has probability 0), which is far cheaper than a multinomial over the whole vocabulary; rows whose k-th
+    /// logit is tied with others (where top-k keeps more than k) take the full path.
+    /// </summary>
     public static Tensor Sample(Tensor logits, SamplingOptions options, Generator generator)
     {
         if (options.Temperature == 0) return logits.argmax(-1);
+        long vocabulary = logits.shape[^1];
+        if (options.TopK > 0 && options.TopK < vocabulary)
+        {
+            var scores = logits.to(ScalarType.Float32);
+            var (candidates, ids) = scores.topk(options.TopK, dim: -1); // descending
+            var kth = candidates.narrow(-1, options.TopK - 1, 1);
+            bool tied = scores.ge(kth).sum(-1).max().item<long>() > options.TopK;
+            if (!tied)
+            {
+                var pick = Warp(candidates, options with { TopK = 0 }).softmax(-1).multinomial(1, generator: generator);
+                return ids.gather(-1, pick).squeeze(-1);
+            }
+        }
         var probabilities = Warp(logits, options).softmax(-1);
         return probabilities.multinomial(1, generator: generator).squeeze(-1);
     }
