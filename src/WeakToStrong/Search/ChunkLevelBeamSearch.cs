@@ -61,11 +61,14 @@ public sealed class ChunkLevelBeamSearch
         var clock = Stopwatch.StartNew();
         int promptCount = prompts.Count, rowsPerPrompt = beam.RowsPerPrompt, rowCount = promptCount * rowsPerPrompt;
         int chunkLength = beam.ChunkLength ?? generation.MaxNewTokens;
-        var generators = prompts.Select(p => new Generator(PromptSeeds.For(generation.Seed, p.Index), large.Model.InputEmbeddings.device)).ToArray();
         var largeTokensSampled = new long[promptCount];
 
         using var noGrad = no_grad();
-        using var sequences = new KvSequences(large.Model, promptCount, generation.MaxNewTokens + 64);
+        var promptIds = prompts.Select(p => large.EncodePrompt(p.Text)).ToArray();
+        int longest = promptIds.Max(ids => ids.Length) + generation.MaxNewTokens;
+        large.CheckLength(longest);
+        // Capacity for the longest row up front: selection copies whole cache rows, so spare columns cost time.
+        using var sequences = new KvSequences(large.Model, promptCount, longest);
         using var scoring = scorer?.Begin(prompts.Select(p => p.Text).ToArray(), rowsPerPrompt);
 
         // The prompts run once; their cache rows and next-token logits are copied to all W·K rows of each.
@@ -73,8 +76,6 @@ public sealed class ChunkLevelBeamSearch
         Tensor nextLogits;
         using (var scope = NewDisposeScope())
         {
-            var promptIds = prompts.Select(p => large.EncodePrompt(p.Text)).ToArray();
-            large.CheckLength(promptIds.Max(ids => ids.Length) + generation.MaxNewTokens);
             var promptLogits = sequences.Feed(promptIds, lastOnly: true)!;
             var index = tensor(rowsOfPrompt.Select(p => (long)p).ToArray(), device: promptLogits.device);
             nextLogits = promptLogits.index_select(0, index).MoveToOuterDisposeScope();
@@ -85,6 +86,7 @@ public sealed class ChunkLevelBeamSearch
         var duplicate = new bool[rowCount];   // a copy of a finished state: it must not take a second beam slot
         double[] scores = new double[rowCount];
         int generated = 0;
+        var generators = prompts.Select(p => new Generator(PromptSeeds.For(generation.Seed, p.Index), large.Model.InputEmbeddings.device)).ToArray();
         try
         {
             while (true)
@@ -148,7 +150,10 @@ public sealed class ChunkLevelBeamSearch
         }).ToArray();
     }
 
-    /// <summary>One token per row; each prompt's rows draw from that prompt's own generator.</summary>
+    /// <summary>
+    /// One token per row; each prompt's rows draw from that prompt's own generator (and decide top-k ties on
+    /// their own), so nothing about a prompt's draw depends on the other prompts in the batch.
+    /// </summary>
     int[] SampleEachPrompt(Tensor logits, Generator[] generators, int rowsPerPrompt)
     {
         var vocabulary = logits.narrow(1, 0, large.UsableVocabSize);

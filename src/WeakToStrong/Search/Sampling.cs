@@ -46,29 +46,42 @@ public static class Sampling
         return scores;
     }
 
-    /// <summary>
-    /// One token per row of logits [B, V] → ids [B], from the distribution <see cref="Warp"/> defines.
-    /// With top-k on, the draw is made among the k candidates only (the same distribution: every other token
-    /// has probability 0), which is far cheaper than a multinomial over the whole vocabulary; rows whose k-th
-    /// logit is tied with others (where top-k keeps more than k) take the full path.
-    /// </summary>
+    /// <summary>One token per row of logits [B, V] → ids [B], from the distribution <see cref="Warp"/> defines.</summary>
     public static Tensor Sample(Tensor logits, SamplingOptions options, Generator generator)
     {
         if (options.Temperature == 0) return logits.argmax(-1);
+        var (probabilities, candidateIds) = Distribution(logits, options);
+        return Draw(probabilities, candidateIds, generator);
+    }
+
+    /// <summary>
+    /// The warped next-token distribution of each row of logits [B, V]: probabilities [B, C] over candidate
+    /// ids [B, C]. With top-k on, the candidates are the k most likely tokens (every other token has
+    /// probability 0, so drawing among them is the same distribution and far cheaper than a multinomial over
+    /// the vocabulary); if some row's k-th logit ties the next one (top-k then keeps more than k), or top-k
+    /// is off, the candidates are the whole vocabulary and <paramref name="candidateIds"/> is null.
+    /// Temperature must be positive.
+    /// </summary>
+    static (Tensor Probabilities, Tensor? CandidateIds) Distribution(Tensor logits, SamplingOptions options)
+    {
         long vocabulary = logits.shape[^1];
         if (options.TopK > 0 && options.TopK < vocabulary)
         {
-            var scores = logits.to(ScalarType.Float32);
-            var (candidates, ids) = scores.topk(options.TopK, dim: -1); // descending
-            var kth = candidates.narrow(-1, options.TopK - 1, 1);
-            bool tied = scores.ge(kth).sum(-1).max().item<long>() > options.TopK;
+            var (largest, ids) = logits.to(ScalarType.Float32).topk(options.TopK + 1, dim: -1); // descending
+            bool tied = largest.narrow(-1, options.TopK - 1, 1).eq(largest.narrow(-1, options.TopK, 1)).any().item<bool>();
             if (!tied)
             {
-                var pick = Warp(candidates, options with { TopK = 0 }).softmax(-1).multinomial(1, generator: generator);
-                return ids.gather(-1, pick).squeeze(-1);
+                var candidates = largest.narrow(-1, 0, options.TopK);
+                return (Warp(candidates, options with { TopK = 0 }).softmax(-1), ids.narrow(-1, 0, options.TopK));
             }
         }
-        var probabilities = Warp(logits, options).softmax(-1);
-        return probabilities.multinomial(1, generator: generator).squeeze(-1);
+        return (Warp(logits, options).softmax(-1), null);
+    }
+
+    /// <summary>One draw per row from <see cref="Distribution"/>'s output → token ids [B].</summary>
+    static Tensor Draw(Tensor probabilities, Tensor? candidateIds, Generator generator)
+    {
+        var pick = probabilities.multinomial(1, generator: generator);
+        return (candidateIds is null ? pick : candidateIds.gather(-1, pick)).squeeze(-1);
     }
 }
