@@ -252,3 +252,46 @@ public class SearchTests(TinyWorld world) : IClassFixture<TinyWorld>
         Assert.True(output.Compute.WallSeconds > 0);
     }
 }
+
+public class OtherScorerTests(TinyWorld world) : IClassFixture<TinyWorld>
+{
+    static readonly SearchPrompt[] Prompts = [new(0, "the cat"), new(1, "a tale of")];
+
+    [Fact]
+    public void BestOfNWithARewardModelPicksTheHighestReward()
+    {
+        using var rewardModel = WeakToStrong.Evaluation.RewardModel.Load(RepositoryPaths.Fixture("distilbert-cls"), WeakToStrong.Models.ModelOptions.Cpu);
+        var large = world.Load("large");
+        var search = new ChunkLevelBeamSearch(large, new RewardModelScorer(rewardModel, PromptTemplate.Raw), BeamSearchOptions.BestOfN(6),
+            new GenerationOptions(10, null, null, 2));
+
+        foreach (var output in search.Run(Prompts, hypothesesPerPrompt: 6))
+        {
+            var rewards = rewardModel.Score(output.Hypotheses.Select(h => output.Prompt.Text + h.Text).ToArray());
+            for (int i = 0; i < rewards.Length; i++) Assert.Equal(rewards[i], output.Hypotheses[i].Score, 1e-5);
+            Assert.Equal(rewards.Max(), output.Best.Score, 1e-5);
+        }
+    }
+
+    [Fact]
+    public void LogLikelihoodGuideScoresTheLargeModelsOwnLogProbability()
+    {
+        var large = world.Load("large");
+        var search = new ChunkLevelBeamSearch(large, LogProbScorer.LogLikelihood(large), new BeamSearchOptions(2, 2, 3), new GenerationOptions(9, null, null, 1));
+
+        foreach (var output in search.Run(Prompts, hypothesesPerPrompt: 4))
+            foreach (var h in output.Hypotheses)
+            {
+                var tokens = h.TokenIds.Take(h.TokenIds.Count - (h.Finish == FinishReason.Eos ? 1 : 0)).ToList();
+                if (h.Finish is not null) tokens.Add(large.ScoringEosTokenId);
+                using var scope = TorchSharp.torch.NewDisposeScope();
+                using var noGrad = TorchSharp.torch.no_grad();
+                var prompt = large.EncodePrompt(output.Prompt.Text);
+                long[] ids = [.. prompt.Select(i => (long)i), .. tokens.Select(i => (long)i)];
+                var logprobs = large.Model.Forward(TorchSharp.torch.tensor(ids).unsqueeze(0)).log_softmax(-1)[0];
+                double expected = 0;
+                for (int i = prompt.Length; i < ids.Length; i++) expected += logprobs[i - 1, ids[i]].item<float>();
+                Assert.Equal(expected, h.Score, 1e-4);
+            }
+    }
+}
