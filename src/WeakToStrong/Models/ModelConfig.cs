@@ -16,7 +16,7 @@ public sealed record Llama3RopeScaling(double Factor, double LowFreqFactor, doub
 /// (GPT2Config, LlamaConfig / MistralConfig / Qwen2Config, DistilBertConfig). Unknown model types and
 /// unsupported values are refused with the key named.
 /// </summary>
-public sealed class ModelConfig
+public sealed record ModelConfig
 {
     public required string Path { get; init; }
     public required string ModelType { get; init; }
