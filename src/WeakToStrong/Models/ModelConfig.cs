@@ -14,9 +14,10 @@ public sealed record Llama3RopeScaling(double Factor, double LowFreqFactor, doub
 /// <summary>
 /// A Hugging Face <c>config.json</c>, read with the same keys and defaults as transformers' config classes
 /// (GPT2Config, LlamaConfig / MistralConfig / Qwen2Config, DistilBertConfig). Unknown model types and
-/// unsupported values are refused with the key named.
+/// unsupported values are refused with the key named. A record, so that variants are made with <c>with</c>;
+/// <see cref="ToJson"/> writes it back as transformers' <c>save_pretrained</c> would.
 /// </summary>
-public sealed record ModelConfig
+public sealed partial record ModelConfig
 {
     public required string Path { get; init; }
     public required string ModelType { get; init; }
@@ -60,6 +61,44 @@ public sealed record ModelConfig
         Activation = "gelu_new", TieWordEmbeddings = true, QkvBias = true, OutputProjectionBias = true, MlpBias = true,
         BosTokenId = vocabSize - 1, EosTokenIds = [vocabSize - 1],
     };
+
+    /// <summary>A Llama configuration built in code (models trained from scratch); untied head, no biases.</summary>
+    /// <param name="bosTokenId">defaults to the last id, where a trained byte-level BPE puts &lt;|endoftext|&gt;</param>
+    public static ModelConfig Llama(int layers, int hidden, int heads, int kvHeads, int intermediate, int vocabSize, int positions,
+        double ropeTheta = 10000.0, double rmsNormEps = 1e-6, bool tieWordEmbeddings = false, int? headDim = null,
+        int? bosTokenId = null, int? eosTokenId = null)
+    {
+        if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
+            throw new ArgumentOutOfRangeException(nameof(kvHeads), kvHeads, $"must be a positive divisor of heads ({heads})");
+        if (headDim is null && hidden % heads != 0)
+            throw new ArgumentOutOfRangeException(nameof(heads), heads, $"must divide hidden ({hidden}) unless headDim is given");
+        return new()
+        {
+            Path = $"<llama {layers}x{hidden}>", ModelType = "llama", Architecture = Architecture.Llama, Head = HeadKind.CausalLM,
+            VocabSize = vocabSize, HiddenSize = hidden, NumHiddenLayers = layers, NumAttentionHeads = heads, NumKeyValueHeads = kvHeads,
+            HeadDim = headDim ?? hidden / heads, IntermediateSize = intermediate, MaxPositionEmbeddings = positions,
+            NormEpsilon = rmsNormEps, Activation = "silu", TieWordEmbeddings = tieWordEmbeddings, RopeTheta = ropeTheta,
+            BosTokenId = bosTokenId ?? vocabSize - 1, EosTokenIds = [eosTokenId ?? vocabSize - 1],
+        };
+    }
+
+    /// <summary>
+    /// This backbone with a sequence-classification head (<c>…ForSequenceClassification</c>) of one logit per label;
+    /// labels default to transformers' LABEL_0, LABEL_1, …
+    /// </summary>
+    public ModelConfig WithClassificationHead(int numLabels, IReadOnlyList<string>? labels = null)
+    {
+        if (numLabels <= 0) throw new ArgumentOutOfRangeException(nameof(numLabels), numLabels, "must be positive");
+        if (labels is not null && labels.Count != numLabels)
+            throw new ArgumentException($"{labels.Count} label names given for {numLabels} labels", nameof(labels));
+        if (labels is not null && labels.Distinct().Count() != labels.Count)
+            throw new ArgumentException("label names must be distinct (label2id maps each back to its id)", nameof(labels));
+        return this with
+        {
+            Head = HeadKind.SequenceClassification, NumLabels = numLabels,
+            Id2Label = Enumerable.Range(0, numLabels).ToDictionary(i => i, i => labels?[i] ?? $"LABEL_{i}"),
+        };
+    }
 
     /// <summary>Random-weight presets for benchmarks: the shapes of the released GPT-2 models.</summary>
     public static ModelConfig Preset(string name) => name switch

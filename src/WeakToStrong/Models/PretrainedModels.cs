@@ -37,6 +37,121 @@ public static class PretrainedModels
         return model;
     }
 
+    /// <summary>Tokenizer files copied by <see cref="Save"/>: every format <see cref="Tokenization.HfTokenizer.Load"/> reads, and their side files.</summary>
+    public static readonly string[] TokenizerFiles =
+    [
+        "tokenizer.json", "tokenizer.model", "vocab.json", "merges.txt", "vocab.txt",
+        "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    ];
+
+    /// <summary>
+    /// Writes <paramref name="model"/> as a Hugging Face directory that transformers' <c>from_pretrained</c> and our loaders
+    /// read: config.json (<see cref="ModelConfig.ToJson"/>, torch_dtype from the weights), model.safetensors (parameters under
+    /// their HF names in logical [out, in] shape; a tied lm_head is not stored, as transformers does), generation_config.json
+    /// (bos/eos/pad) and, from <paramref name="tokenizerDirectory"/>, the tokenizer files. Atomic: everything is written into a
+    /// sibling temporary directory that is then renamed into place; an existing <paramref name="directory"/> is replaced only once
+    /// the new one is complete, and any failure leaves it as it was.
+    /// </summary>
+    public static void Save(Module model, ModelConfig config, string directory, string? tokenizerDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(config);
+        if (string.IsNullOrWhiteSpace(directory)) throw new InvalidInputException("model output directory is empty; expected a directory path");
+        // Our modules carry transformers' class names, so a model and a config that disagree are caught before anything is written.
+        if (model.GetName() != config.ArchitectureName)
+            throw new InvalidInputException($"{directory}: the model is a {model.GetName()} but its config describes a {config.ArchitectureName}");
+        string target = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
+        if (File.Exists(target)) throw new InvalidInputException($"{target}: is a file; expected a model directory");
+        string parent = Path.GetDirectoryName(target) ?? throw new InvalidInputException($"{target}: cannot save a model at a file-system root");
+        Directory.CreateDirectory(parent);
+
+        string staging = $"{target}.saving-{Guid.NewGuid():N}";
+        try
+        {
+            Directory.CreateDirectory(staging);
+            var tensors = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+            if (tensors.Count == 0) throw new InvalidInputException($"{directory}: {model.GetName()} has no parameters to save");
+            var dtypes = tensors.Values.Select(t => t.dtype).Distinct().ToList();
+            if (dtypes.Count != 1) throw new InvalidInputException($"{directory}: parameters have mixed dtypes ({string.Join(", ", dtypes)}); config.json names one torch_dtype");
+            var saved = config with { TorchDtype = TorchDtypeName(dtypes[0], directory) };
+
+            saved.Save(Path.Combine(staging, "config.json"));
+            using (no_grad()) SafetensorsWriter.Save(Path.Combine(staging, SafetensorsWriter.SingleFileName), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+            WriteGenerationConfig(saved, Path.Combine(staging, "generation_config.json"));
+            if (tokenizerDirectory is not null) CopyTokenizer(tokenizerDirectory, staging);
+            Replace(target, staging);
+        }
+        catch
+        {
+            TryDeleteDirectory(staging);
+            throw;
+        }
+    }
+
+    static string TorchDtypeName(ScalarType dtype, string directory) => dtype switch
+    {
+        ScalarType.Float32 => "float32",
+        ScalarType.BFloat16 => "bfloat16",
+        ScalarType.Float16 => "float16",
+        _ => throw new InvalidInputException($"{directory}: parameters of dtype {dtype} cannot be saved as a model (expected float32, bfloat16 or float16)"),
+    };
+
+    /// <summary>What transformers' GenerationConfig.from_model_config keeps: the special token ids.</summary>
+    static void WriteGenerationConfig(ModelConfig config, string path)
+    {
+        var json = new Dictionary<string, object?> { ["_from_model_config"] = true };
+        if (config.BosTokenId is int bos) json["bos_token_id"] = bos;
+        if (config.EosTokenIds.Count > 0) json["eos_token_id"] = config.EosTokenIds.Count == 1 ? config.EosTokenIds[0] : config.EosTokenIds.ToArray();
+        if (config.PadTokenId is int pad) json["pad_token_id"] = pad;
+        HfJsonWriter.Write(path, json);
+    }
+
+    static void CopyTokenizer(string tokenizerDirectory, string staging)
+    {
+        if (!Directory.Exists(tokenizerDirectory)) throw new InvalidInputException($"{tokenizerDirectory}: tokenizer directory does not exist");
+        var present = TokenizerFiles.Where(name => File.Exists(Path.Combine(tokenizerDirectory, name))).ToList();
+        if (present.Count == 0)
+            throw new InvalidInputException($"{tokenizerDirectory}: no tokenizer files (looked for {string.Join(", ", TokenizerFiles)})");
+        foreach (var name in present) File.Copy(Path.Combine(tokenizerDirectory, name), Path.Combine(staging, name));
+    }
+
+    /// <summary>Puts the complete <paramref name="staging"/> directory at <paramref name="target"/>; the old one is removed only after the swap.</summary>
+    static void Replace(string target, string staging)
+    {
+        if (!Directory.Exists(target))
+        {
+            Directory.Move(staging, target);
+            return;
+        }
+        string retired = $"{target}.replaced-{Guid.NewGuid():N}";
+        Directory.Move(target, retired);
+        try
+        {
+            Directory.Move(staging, target);
+        }
+        catch
+        {
+            Directory.Move(retired, target);
+            throw;
+        }
+        TryDeleteDirectory(retired);
+    }
+
+    static void TryDeleteDirectory(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort: a leftover sibling directory is harmless to readers of the model directory.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
     /// <summary>The attribute holding the backbone in transformers (checkpoints of the bare backbone omit it).</summary>
     public static string BackbonePrefix(ModelConfig config) => config.Architecture switch
     {

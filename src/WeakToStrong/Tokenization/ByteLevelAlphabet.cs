@@ -22,6 +22,15 @@ internal static class ByteLevelAlphabet
         return map;
     }
 
+    /// <summary>The character that stands for byte <paramref name="b"/> in vocabulary tokens.</summary>
+    public static char CharOf(byte b) => CharOfByte[b];
+
+    /// <summary>
+    /// The 256 bytes in GPT-2's vocabulary order (ids 0..255 of its vocab.json): by their characters' code points,
+    /// so the printable bytes come first ("!" is id 0) and the remapped ones after.
+    /// </summary>
+    public static byte[] BytesInVocabularyOrder() => Enumerable.Range(0, 256).Select(b => (byte)b).OrderBy(b => CharOfByte[b]).ToArray();
+
     /// <summary>The vocabulary spelling of a piece of text: its UTF-8 bytes, each as its mapped character.</summary>
     public static string Encode(string text) => string.Concat(System.Text.Encoding.UTF8.GetBytes(text).Select(b => CharOfByte[b]));
 

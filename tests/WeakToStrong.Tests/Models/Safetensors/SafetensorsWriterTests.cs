@@ -342,7 +342,7 @@ internal static class PythonReference
             p.Value[2].EnumerateArray().Select(e => e.GetDouble()).ToArray()));
     }
 
-    static (int Code, string Output, string Error) Run(params string[] arguments)
+    internal static (int Code, string Output, string Error) Run(params string[] arguments)
     {
         var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in arguments) start.ArgumentList.Add(a);
