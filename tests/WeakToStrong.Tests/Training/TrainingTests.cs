@@ -53,7 +53,7 @@ public class TrainingTests(TinyWorld world) : IClassFixture<TinyWorld>
         using var model = NewLanguageModel(3);
         var examples = Enumerable.Range(0, 6).Select(i => new Demonstration($"q{i}:", $" a{i}")).ToArray();
 
-        LanguageModelTraining.FineTune(model, Tokenizer, examples, new TrainingOptions { Steps = 120, BatchSize = 6, LearningRate = 5e-3, WarmupSteps = 5 });
+        LanguageModelTraining.FineTune(model, Tokenizer, examples, new TrainingOptions { Steps = 300, BatchSize = 6, LearningRate = 1e-2, WarmupSteps = 10 });
 
         var prompted = new PromptedModel("sft", model, Tokenizer, PromptTemplate.Raw);
         var outputs = new ChunkLevelBeamSearch(prompted, null, BeamSearchOptions.Sampling,
