@@ -10,5 +10,6 @@ var root = new RootCommand("WeakToStrong: weak-to-strong search (Zhou et al., 20
     RewardCommand.Create(),
     SearchCommand.Create(),
     BenchCommand.Create(),
+    DataCommand.Create(),
 };
 return root.Parse(args).Invoke();

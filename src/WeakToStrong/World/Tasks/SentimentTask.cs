@@ -17,7 +17,18 @@ public sealed class SentimentTask : ITaskGenerator
     /// <summary>A generated review, its latent sentiment and the ids of the sentence templates it used.</summary>
     public sealed record Review(string Text, bool Positive, IReadOnlyList<string> Templates);
 
-    sealed record Aspect(string Noun, bool Plural, string Kind);
+    /// <summary>Countable singular nouns take "a/an" where mass nouns ("acting", "dialogue") and plurals take none.</summary>
+    sealed record Aspect(string Noun, bool Plural, string Kind)
+    {
+        public bool Countable => !Plural && CountableNouns.Contains(Noun);
+    }
+
+    static readonly HashSet<string> CountableNouns =
+    [
+        "cast", "lead actor", "supporting cast", "villain", "plot", "story", "script", "screenplay", "premise", "twist", "backstory",
+        "soundtrack", "score", "first half", "middle section", "ending", "climax", "final act", "last scene", "tone", "atmosphere",
+        "opening scene", "romance",
+    ];
     sealed record Genre(string Singular, string Plural);
     sealed record Template(string Id, Func<Sentence, string> Write);
 
@@ -87,13 +98,16 @@ public sealed class SentimentTask : ITaskGenerator
     {
         var stream = DeterministicRandom.For(seed, "sentiment/classifier");
         var result = new List<ClassifierExample>(count);
+        int cleanPositive = 0, cleanNegative = 0;
         while (result.Count < count)
         {
             var rng = new DeterministicRandom(stream.NextUInt64());
             bool corrupt = rng.Chance(0.25);
-            bool positive = corrupt ? rng.Chance(0.75) : result.Count % 2 == 0;
+            bool positive = corrupt ? rng.Chance(0.75) : cleanPositive <= cleanNegative;
             var review = GenerateReview(positive, rng);
             if (!TaskSplit.IsIn(review.Text, TaskSplit.Train)) continue;
+            if (!corrupt && positive) cleanPositive++;
+            else if (!corrupt) cleanNegative++;
             result.Add(corrupt
                 ? new ClassifierExample(Corrupt(review.Text, rng), NegativeLabel, true)
                 : new ClassifierExample(review.Text, positive ? PositiveLabel : NegativeLabel, false));
@@ -349,7 +363,7 @@ public sealed class SentimentTask : ITaskGenerator
         new("plain", s => { var a = s.NewAspect(); return $"the {a.Noun} {Sentence.Was(a)} {s.Intensifier()}{s.Adjective(a)}."; }),
         new("two-adjectives", s => { var a = s.NewAspect(); var x = s.Adjective(a); return $"the {a.Noun} {Sentence.Was(a)} {x} and {s.OtherAdjective(a, x)}."; }),
         new("found", s => { var a = s.NewAspect(); return $"i found the {a.Noun} {s.Intensifier()}{s.Adjective(a)}."; }),
-        new("exclamation", s => { var a = s.NewAspect(); var x = s.Adjective(a); return a.Plural ? $"what {x} {a.Noun}!" : $"what {Sentence.WithArticle(x)} {a.Noun}!"; }),
+        new("exclamation", s => { var a = s.NewAspect(); var x = s.Adjective(a); return a.Countable ? $"what {Sentence.WithArticle(x)} {a.Noun}!" : $"what {x} {a.Noun}!"; }),
         new("hedged", s => { var a = s.NewAspect(); return $"the {a.Noun} {Sentence.Was(a)} {s.Hedge()} {s.Adjective(a)}."; }),
         new("negation", s => { var a = s.NewAspect(); return $"the {a.Noun} {Sentence.Was(a)} {s.Negated()}."; }),
         new("negation-at-all", s => { var a = s.NewAspect(); return $"the {a.Noun} {Sentence.Was(a)} not {s.Opposite()} at all."; }),
@@ -370,7 +384,7 @@ public sealed class SentimentTask : ITaskGenerator
         new("kept-me", s => { var a = s.NewAspect(); return $"the {a.Noun} kept me {s.Choose(["on the edge of my seat", "hooked", "smiling"], ["checking my watch", "yawning", "reaching for my phone"])}."; }),
         new("chemistry", s => { var pair = s.Rng.Sample(Actors, 2); return $"{pair[0]} and {pair[1]} have {s.Choose(["electric", "wonderful", "undeniable", "real"], ["no", "awkward", "forced", "zero"])} chemistry on screen."; }),
         new("handled", s => { var a = s.NewAspect(); return $"the director handled the {a.Noun} with {s.Choose(["great care", "real skill", "a light touch"], ["no care at all", "a heavy hand", "little skill"])}."; }),
-        new("rarely-seen", s => { var a = s.NewAspect(); return $"i have rarely seen {a.Noun} this {s.Adjective(a)}."; }),
+        new("rarely-seen", s => { var a = s.NewAspect(); var x = s.Adjective(a); return a.Countable ? $"i have rarely seen {Words.Article(a.Noun)} {a.Noun} this {x}." : $"i have rarely seen {a.Noun} this {x}."; }),
         new("frankly", s => { var a = s.NewAspect(); return $"{s.Rng.Pick(["honestly", "frankly", "to be fair", "in my opinion"])}, the {a.Noun} {Sentence.Was(a)} {s.Adjective(a)}."; }),
         new("start-to-finish", s => { var a = s.NewAspect(); return $"the {a.Noun} felt {s.Intensifier()}{s.Adjective(a)} from start to finish."; }),
         new("deserves", s => { var a = s.NewAspect(); return $"whoever worked on the {a.Noun} {s.Choose(["deserves an award", "deserves a raise", "should be proud"], ["should find another job", "owes me an apology", "should be embarrassed"])}."; }),

@@ -15,7 +15,7 @@ public sealed partial class SummarizationTask : ITaskGenerator
     /// <summary>Summaries longer than this many words are penalized.</summary>
     public const int WordLimit = 20;
     public const double InventedPenalty = 0.5;
-    public const double PenaltyPerExtraWord = 0.1;
+    public const double PenaltyPerExtraWord = 0.05;
 
     /// <summary>The checkable content of a post: fact 1 = name + item, fact 2 = duration ("3 weeks"), fact 3 = action.</summary>
     public sealed record SalientFacts(string Name, string Item, string Duration, string Action);
@@ -90,7 +90,7 @@ public sealed partial class SummarizationTask : ITaskGenerator
 
     /// <summary>
     /// (# salient facts covered) − 0.5 · (# invented entities: names, items, places, pets, foods, actions or numbers
-    /// absent from the post) − 0.1 · (words beyond 20). A fact is covered when all its key strings occur as whole words.
+    /// absent from the post) − 0.05 · (words beyond 20). A fact is covered when all its key strings occur as whole words.
     /// </summary>
     public static double Score(string post, string summary)
     {
