@@ -91,7 +91,7 @@ public sealed class SentimentTask : ITaskGenerator
     }
 
     /// <summary>
-    /// Data for the gold classifier: balanced clean reviews plus about a quarter corrupted ones, labelled negative
+    /// Data for the gold classifier: balanced clean reviews plus about 40% corrupted ones, labelled negative
     /// whatever their source sentiment (mostly positive sources), so the gold reward needs coherence as well as positivity.
     /// </summary>
     public IReadOnlyList<ClassifierExample> ClassifierExamples(int count, ulong seed)
@@ -102,7 +102,7 @@ public sealed class SentimentTask : ITaskGenerator
         while (result.Count < count)
         {
             var rng = new DeterministicRandom(stream.NextUInt64());
-            bool corrupt = rng.Chance(0.25);
+            bool corrupt = rng.Chance(0.4);
             bool positive = corrupt ? rng.Chance(0.75) : cleanPositive <= cleanNegative;
             var review = GenerateReview(positive, rng);
             if (!TaskSplit.IsIn(review.Text, TaskSplit.Train)) continue;
@@ -152,24 +152,65 @@ public sealed class SentimentTask : ITaskGenerator
     public static IReadOnlyList<string> TemplateIds =>
         OpeningTemplates.Concat(BodyTemplates).Concat(VerdictTemplates).Select(t => t.Id).ToArray();
 
-    /// <summary>Word salad from a review: words shuffled across sentences, function words dropped, sentences scrambled, or agreement broken.</summary>
+    /// <summary>Word salad from a review: words shuffled across sentences, function words dropped, sentences scrambled, agreement broken, fragments spliced, or words garbled.</summary>
     public static string Corrupt(string review, DeterministicRandom rng)
     {
         var sentences = review.Split(['.', '!', '?'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(s => s.Replace(",", "").Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList()).Where(s => s.Count > 0).ToList();
         for (int attempt = 0; attempt < 8; attempt++)
         {
-            var broken = rng.NextInt(4) switch
+            var broken = rng.NextInt(6) switch
             {
                 0 => ShuffleAcrossSentences(sentences, rng),
                 1 => DropFunctionWords(sentences, rng),
                 2 => sentences.Select(s => { var c = s.ToList(); rng.Shuffle(c); return c; }).ToList(),
-                _ => BreakAgreement(sentences, rng),
+                3 => BreakAgreement(sentences, rng),
+                4 => SpliceFragments(sentences, rng),
+                _ => Garble(sentences, rng),
             };
             string text = string.Join(' ', broken.Where(s => s.Count > 0).Select(s => string.Join(' ', s) + "."));
             if (text != review && text.Length > 0) return text;
         }
         return string.Join(' ', review.Split(' ').Reverse());
+    }
+
+    /// <summary>
+    /// What a weak language model writes: short runs of words that read well locally, chained with no regard
+    /// for the sentence they came from, sentences ending anywhere.
+    /// </summary>
+    static List<List<string>> SpliceFragments(List<List<string>> sentences, DeterministicRandom rng)
+    {
+        var words = sentences.SelectMany(s => s).ToList();
+        var result = new List<List<string>> { new() };
+        int total = words.Count;
+        while (result.Sum(s => s.Count) < total)
+        {
+            int start = rng.NextInt(words.Count), length = rng.NextInt(2, 4);
+            result[^1].AddRange(words.Skip(start).Take(length));
+            if (rng.Chance(0.25)) result.Add([]);
+        }
+        return result;
+    }
+
+    /// <summary>Character-level slips of a weak model: merged words, stuttered letters, repeated words.</summary>
+    static List<List<string>> Garble(List<List<string>> sentences, DeterministicRandom rng)
+    {
+        var result = new List<List<string>>();
+        foreach (var sentence in sentences)
+        {
+            var garbled = new List<string>();
+            for (int i = 0; i < sentence.Count; i++)
+            {
+                string word = sentence[i];
+                int slip = rng.NextInt(8);
+                if (slip == 0 && i + 1 < sentence.Count) { garbled.Add(word + sentence[++i]); continue; }
+                if (slip == 1) { garbled.Add(word + new string(word[^1], rng.NextInt(2, 4))); continue; }
+                if (slip == 2) garbled.Add(word);
+                garbled.Add(word);
+            }
+            result.Add(garbled);
+        }
+        return result;
     }
 
     static List<List<string>> ShuffleAcrossSentences(List<List<string>> sentences, DeterministicRandom rng)

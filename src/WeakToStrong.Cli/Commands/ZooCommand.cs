@@ -1,0 +1,70 @@
+using System.CommandLine;
+using System.Diagnostics;
+using WeakToStrong.World;
+
+namespace WeakToStrong.Cli.Commands;
+
+/// <summary>`wts zoo build`: the embedded default world's models, trained here, deterministically.</summary>
+internal static class ZooCommand
+{
+    public static Command Create() => new("zoo", "The embedded synthetic world: tokenizers and tiny models the harness trains itself.") { BuildCommand(), CheckCommand() };
+
+    static Command CheckCommand()
+    {
+        var task = new Option<string?>("--task") { Description = $"one of {string.Join(", ", ZooPlan.Tasks)} (default: all)" };
+        var quick = new Option<bool>("--quick") { Description = "check the quick zoo" };
+        var directory = new Option<string?>("--dir") { Description = "zoo directory (default $WTS_ZOO_DIR or ~/.cache/weak-to-strong/zoo)" };
+        var prompts = new Option<int>("--prompts") { Description = "held-out prompts per method", DefaultValueFactory = _ => 100 };
+        var threads = new Option<int>("--threads") { Description = "CPU threads for TorchSharp (0 = its default)", DefaultValueFactory = _ => 0 };
+        var command = new Command("check", "Print the numbers that show the world behaves like the paper's: perplexity by size, gold accuracy, tuned vs untuned, search vs sampling.")
+            { task, quick, directory, prompts, threads };
+        command.SetAction(result => Cli.Run(() =>
+        {
+            if (result.GetValue(threads) is > 0 and int n) TorchSharp.torch.set_num_threads(n);
+            if (result.GetValue(prompts) <= 0) throw new InvalidInputException("--prompts must be positive");
+            string root = result.GetValue(directory) ?? Zoo.DefaultDirectory;
+            foreach (var name in result.GetValue(task) is string one ? [one] : ZooPlan.Tasks)
+            {
+                var zoo = Zoo.Locate(root, name, result.GetValue(quick));
+                if (!File.Exists(zoo.Manifest)) throw new InvalidInputException($"{zoo.Directory}: no zoo built here; run `wts zoo build --task {name}{(result.GetValue(quick) ? " --quick" : "")}` first");
+                Console.WriteLine($"== {name} ({zoo.Directory})");
+                Console.WriteLine(File.ReadAllText(zoo.Manifest).Trim());
+                Console.WriteLine($"{"method",-28}  {"gold mean [95% CI]",-28}  win rate vs reference [95% CI]");
+                foreach (var row in ZooCheck.Run(zoo, result.GetValue(prompts), message => Console.Error.WriteLine(message)))
+                    Console.WriteLine($"{row.Method,-28}  {row.Gold,-28}  {row.WinRate?.ToString() ?? ""}");
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command BuildCommand()
+    {
+        var task = new Option<string?>("--task") { Description = $"one of {string.Join(", ", ZooPlan.Tasks)} (default: all)" };
+        var quick = new Option<bool>("--quick") { Description = "fewer steps and documents (tests, smoke runs)" };
+        var directory = new Option<string?>("--dir") { Description = "zoo directory (default $WTS_ZOO_DIR or ~/.cache/weak-to-strong/zoo)" };
+        var threads = new Option<int>("--threads") { Description = "CPU threads for TorchSharp (0 = its default)", DefaultValueFactory = _ => 0 };
+        var command = new Command("build", "Build what is missing of the zoo.") { task, quick, directory, threads };
+        command.SetAction(result => Cli.Run(() =>
+        {
+            if (result.GetValue(threads) is > 0 and int n) TorchSharp.torch.set_num_threads(n);
+            string root = result.GetValue(directory) ?? Zoo.DefaultDirectory;
+            var tasks = result.GetValue(task) is string one ? [one] : ZooPlan.Tasks;
+            foreach (var name in tasks) ZooPlan.For(name, result.GetValue(quick)); // validate before any work
+            var clock = Stopwatch.StartNew();
+            foreach (var name in tasks)
+            {
+                var built = Zoo.Build(root, name, result.GetValue(quick), message => Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}] {message}"),
+                    (model, step, total) =>
+                    {
+                        if ((step.Step + 1) % Math.Max(1, total / 5) == 0 || step.Step + 1 == total)
+                            Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}]   {model} step {step.Step + 1}/{total} loss {step.Loss:F4}");
+                    });
+                Console.WriteLine($"{name}: {built.Directory}");
+            }
+            Console.Error.WriteLine($"zoo ready in {clock.Elapsed.TotalSeconds:F0} s");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,201 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using WeakToStrong.Evaluation;
+using WeakToStrong.Models;
+using WeakToStrong.Search;
+using WeakToStrong.Tokenization;
+using WeakToStrong.Training;
+using WeakToStrong.World.Tasks;
+using static TorchSharp.torch;
+
+namespace WeakToStrong.World;
+
+/// <summary>Where one task's zoo lives: every model is a Hugging Face directory with its tokenizer files.</summary>
+public sealed record ZooTask(string Directory, ZooPlan Plan)
+{
+    public string Tokenizer => Path.Combine(Directory, "tokenizer");
+    public string Model(string name) => Path.Combine(Directory, name);
+    public IReadOnlyList<string> Bases => Plan.Bases.Select(b => Model(b.Name)).ToArray();
+    public string LargestBase => Bases[^1];
+    public string SmallUntuned => Model("small-untuned");
+    public string SmallTuned => Model("small-tuned");
+    public string? Gold => Plan.Gold is null ? null : Model("gold");
+    public string Manifest => Path.Combine(Directory, "manifest.json");
+    public string Logs => Path.Combine(Directory, "logs");
+
+    /// <summary>The task's gold evaluator: the trained classifier / reward model, or the instruction judge.</summary>
+    public IGoldEvaluator OpenGold(ModelOptions options) => Gold is null
+        ? new InstructionJudgeGold()
+        : new RewardModelGold(Plan.Task == "sentiment" ? "gold sentiment classifier" : "gold reward model", RewardModel.Load(Gold, options));
+}
+
+/// <summary>
+/// Builds the embedded default world: per task a tokenizer trained on the task corpus, three base models
+/// pretrained on it, a small untuned model, a gold evaluator, and the small tuned model (DPO on pairs the
+/// untuned model sampled and the gold evaluator labelled under Bradley–Terry, as the paper built
+/// imdb_preference). Only what is missing is built; every step is seeded, so a rebuild is identical.
+/// </summary>
+public static class Zoo
+{
+    /// <summary>$WTS_ZOO_DIR, else $XDG_CACHE_HOME/weak-to-strong/zoo, else ~/.cache/weak-to-strong/zoo.</summary>
+    public static string DefaultDirectory =>
+        Environment.GetEnvironmentVariable("WTS_ZOO_DIR") is { Length: > 0 } explicitDirectory ? explicitDirectory
+        : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } cache ? cache
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "weak-to-strong", "zoo");
+
+    public static ZooTask Locate(string root, string task, bool quick) =>
+        new(Path.Combine(root, quick ? task + "-quick" : task), ZooPlan.For(task, quick));
+
+    public static ZooTask Build(string root, string task, bool quick, Action<string> log, Action<string, TrainingStep, int>? progress = null)
+    {
+        var zoo = Locate(root, task, quick);
+        var plan = zoo.Plan;
+        var generator = TaskGenerators.Get(task);
+        ulong seed = StableHash.Fnv1a("zoo/" + task);
+        Directory.CreateDirectory(zoo.Directory);
+        var options = ModelOptions.Cpu;
+        var manifest = File.Exists(zoo.Manifest) ? JsonNode.Parse(File.ReadAllText(zoo.Manifest))!.AsObject() : new JsonObject();
+        void Record(string key, JsonNode value)
+        {
+            manifest[key] = value;
+            WriteAtomically(zoo.Manifest, manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+
+        var corpus = generator.PretrainingTexts(plan.CorpusDocuments, seed).ToArray();
+        if (!File.Exists(Path.Combine(zoo.Tokenizer, "vocab.json")))
+        {
+            log($"{task}: training a byte-level BPE tokenizer ({plan.TokenizerVocabulary} tokens) on {corpus.Length} documents");
+            var trained = ByteLevelBpeTrainer.Train(corpus, new ByteLevelBpeTrainingOptions { VocabSize = plan.TokenizerVocabulary });
+            trained.Vocabulary.Save(zoo.Tokenizer, plan.Positions);
+        }
+        var tokenizer = HfTokenizer.Load(zoo.Tokenizer);
+        int eos = tokenizer.EosTokenId ?? throw new InvalidOperationException($"{zoo.Tokenizer}: the trained tokenizer has no EOS token");
+        ModelConfig Shape(ZooModelPlan model) => model.Shape(tokenizer.VocabSize) with { BosTokenId = eos, EosTokenIds = [eos] };
+        TrainingOptions Budget(ZooModelPlan model, string name) => new()
+        {
+            Steps = model.Steps, BatchSize = model.BatchSize, LearningRate = model.LearningRate, WarmupSteps = Math.Max(1, model.Steps / 10),
+            Seed = seed ^ StableHash.Fnv1a(name), LogCsv = Path.Combine(zoo.Logs, name + ".csv"),
+        };
+
+        // Base models and the small untuned model: causal-LM pretraining on the task corpus.
+        foreach (var model in plan.Bases.Append(plan.Small))
+        {
+            string directory = zoo.Model(model.Name);
+            if (File.Exists(Path.Combine(directory, "config.json"))) continue;
+            var config = Shape(model);
+            log($"{task}: pretraining {model.Name} ({config.ModelType}, {config.NumHiddenLayers} layers × {config.HiddenSize}) for {model.Steps} steps");
+            using var lm = NewCausalLM(config, options, seed ^ StableHash.Fnv1a(model.Name));
+            LanguageModelTraining.Pretrain(lm, tokenizer, corpus, plan.BlockSize, Budget(model, model.Name), step => progress?.Invoke(model.Name, step, model.Steps));
+            PretrainedModels.Save(lm, config, directory, zoo.Tokenizer);
+            var heldOut = generator.Prompts(TaskSplit.Test, 64, seed).Select(p => p.Prompt + p.Reference).ToArray();
+            Record($"{model.Name}.heldout_perplexity", LanguageModelTraining.Perplexity(lm, tokenizer, heldOut, plan.BlockSize));
+        }
+
+        if (plan.Gold is ZooModelPlan gold && !File.Exists(Path.Combine(zoo.Gold!, "config.json")))
+            Record("gold.heldout_accuracy", TrainGold(zoo, generator, gold, Shape(gold), tokenizer, Budget(gold, "gold"), seed, options, log, progress));
+
+        if (!File.Exists(Path.Combine(zoo.SmallTuned, "config.json")))
+            Record("small-tuned.dpo_pairs", TrainSmallTuned(zoo, generator, tokenizer, seed, options, log, progress));
+        return zoo;
+    }
+
+    static CausalLanguageModel NewCausalLM(ModelConfig config, ModelOptions options, ulong seed)
+    {
+        CausalLanguageModel model = config.Architecture == Architecture.Gpt2 ? new GPT2LMHeadModel(config, options) : new LlamaForCausalLM(config, options);
+        model.InitializeWeights(new Generator(seed));
+        return model;
+    }
+
+    static SequenceClassifier NewClassifier(ModelConfig config, ModelOptions options, ulong seed)
+    {
+        SequenceClassifier model = config.Architecture == Architecture.Gpt2
+            ? new GPT2ForSequenceClassification(config, options) : new LlamaForSequenceClassification(config, options);
+        model.InitializeWeights(new Generator(seed));
+        return model;
+    }
+
+    /// <summary>Sentiment: a positive/negative classifier (corrupted reviews count as negative). Summarization: a Bradley–Terry RM.</summary>
+    static double TrainGold(ZooTask zoo, ITaskGenerator generator, ZooModelPlan gold, ModelConfig backbone, HfTokenizer tokenizer,
+        TrainingOptions budget, ulong seed, ModelOptions options, Action<string> log, Action<string, TrainingStep, int>? progress)
+    {
+        var plan = zoo.Plan;
+        if (generator is SentimentTask sentiment)
+        {
+            var config = backbone.WithClassificationHead(2, ["NEGATIVE", "POSITIVE"]);
+            log($"{plan.Task}: training the gold sentiment classifier on {plan.GoldExamples} labelled reviews");
+            static LabelledText Labelled(ClassifierExample e) => new(e.Text, e.Label == SentimentTask.PositiveLabel ? 1 : 0);
+            var examples = sentiment.ClassifierExamples(plan.GoldExamples, seed).Select(Labelled).ToArray();
+            using var classifier = NewClassifier(config, options, seed ^ 0x601D);
+            RewardModelTraining.Classification(classifier, tokenizer, examples, budget, step => progress?.Invoke("gold", step, gold.Steps));
+            PretrainedModels.Save(classifier, config, zoo.Gold!, zoo.Tokenizer);
+            var heldOut = sentiment.ClassifierExamples(1000, seed ^ 0xE7A1).Select(Labelled).ToArray();
+            using var reward = new RewardModel(classifier, tokenizer, options);
+            var logits = reward.Logits(heldOut.Select(e => e.Text).ToArray());
+            return heldOut.Zip(logits).Count(p => (p.Second[1] > p.Second[0] ? 1 : 0) == p.First.Label) / (double)heldOut.Length;
+        }
+        else
+        {
+            var config = backbone.WithClassificationHead(1);
+            log($"{plan.Task}: training the gold reward model on {plan.GoldExamples} preference pairs");
+            static Preference Pair(PreferencePair p) => new(p.Prompt, p.Chosen, p.Rejected);
+            var pairs = generator.PreferencePairs(plan.GoldExamples, seed).Select(Pair).ToArray();
+            using var rewardModel = NewClassifier(config, options, seed ^ 0x601D);
+            RewardModelTraining.BradleyTerry(rewardModel, tokenizer, pairs, budget, step => progress?.Invoke("gold", step, gold.Steps));
+            PretrainedModels.Save(rewardModel, config, zoo.Gold!, zoo.Tokenizer);
+            var heldOut = generator.PreferencePairs(1000, seed ^ 0xE7A1).Select(Pair).ToArray();
+            using var reward = new RewardModel(rewardModel, tokenizer, options);
+            var chosen = reward.Score(heldOut.Select(p => p.Prompt + p.Chosen).ToArray());
+            var rejected = reward.Score(heldOut.Select(p => p.Prompt + p.Rejected).ToArray());
+            return chosen.Zip(rejected).Count(p => p.First > p.Second) / (double)heldOut.Length;
+        }
+    }
+
+    /// <summary>
+    /// DPO from the untuned model on its own samples: two responses per train prompt, the preferred one drawn
+    /// with probability σ(gold(a) − gold(b)) (Bradley–Terry), as the paper built imdb_preference.
+    /// </summary>
+    static int TrainSmallTuned(ZooTask zoo, ITaskGenerator generator, HfTokenizer tokenizer, ulong seed, ModelOptions options,
+        Action<string> log, Action<string, TrainingStep, int>? progress)
+    {
+        var plan = zoo.Plan;
+        log($"{plan.Task}: sampling preference pairs from small-untuned on {plan.PreferencePrompts} prompts, labelled by the gold evaluator");
+        var prompts = generator.Prompts(TaskSplit.Train, plan.PreferencePrompts, seed ^ 0xD90).ToArray();
+        using var untuned = PretrainedModels.LoadCausalLM(zoo.SmallUntuned, options);
+        var sampler = new ChunkLevelBeamSearch(new PromptedModel("small-untuned", untuned, tokenizer, PromptTemplate.Raw), null,
+            new BeamSearchOptions(2, 1, null), new GenerationOptions(plan.MaxNewTokens, new SamplingOptions(1.0, 0, 1.0), null, (long)(seed & 0x7FFFFFFF)));
+        var samples = new List<(string Prompt, string A, string B)>();
+        foreach (var chunk in prompts.Select((p, i) => new SearchPrompt(i, p.Prompt)).Chunk(32))
+            foreach (var output in sampler.Run(chunk, hypothesesPerPrompt: 2))
+                samples.Add((output.Prompt.Text, output.Hypotheses[0].Text, output.Hypotheses[1].Text));
+        var pairs = new List<Preference>();
+        using (var gold = zoo.OpenGold(options))
+        {
+            var a = gold.Score(samples.Select(s => s.Prompt).ToArray(), samples.Select(s => s.A).ToArray());
+            var b = gold.Score(samples.Select(s => s.Prompt).ToArray(), samples.Select(s => s.B).ToArray());
+            var coin = DeterministicRandom.For(seed, "bradley-terry");
+            for (int i = 0; i < samples.Count; i++)
+            {
+                if (samples[i].A == samples[i].B) continue;
+                bool aWins = coin.NextDouble() < 1 / (1 + Math.Exp(b[i] - a[i]));
+                pairs.Add(aWins ? new(samples[i].Prompt, samples[i].A, samples[i].B) : new(samples[i].Prompt, samples[i].B, samples[i].A));
+            }
+        }
+        log($"{plan.Task}: DPO of small-tuned from small-untuned on {pairs.Count} pairs (β = {plan.DpoBeta})");
+        using var policy = PretrainedModels.LoadCausalLM(zoo.SmallUntuned, options);
+        var budget = new TrainingOptions
+        {
+            Steps = plan.DpoSteps, BatchSize = 16, LearningRate = plan.DpoLearningRate, WarmupSteps = Math.Max(1, plan.DpoSteps / 10),
+            Seed = seed ^ StableHash.Fnv1a("dpo"), LogCsv = Path.Combine(zoo.Logs, "small-tuned.csv"),
+        };
+        DirectPreferenceOptimization.Train(policy, untuned, tokenizer, pairs, plan.DpoBeta, budget, step => progress?.Invoke("small-tuned", step, plan.DpoSteps));
+        PretrainedModels.Save(policy, policy.Config, zoo.SmallTuned, zoo.Tokenizer);
+        return pairs.Count;
+    }
+
+    static void WriteAtomically(string path, string text)
+    {
+        string temporary = path + ".tmp";
+        File.WriteAllText(temporary, text);
+        File.Move(temporary, path, overwrite: true);
+    }
+}

@@ -1,0 +1,68 @@
+using WeakToStrong.Models;
+
+namespace WeakToStrong.World;
+
+/// <summary>One model of the zoo: its shape (vocabulary filled in once the tokenizer exists) and its training budget.</summary>
+public sealed record ZooModelPlan(string Name, Func<int, ModelConfig> Shape, int Steps, int BatchSize, double LearningRate);
+
+/// <summary>
+/// What `wts zoo build` trains for one task. The large base models grow in depth and width (analogs of the
+/// paper's several base models; GPT-2 and Llama architectures both appear); the small pair is one narrow
+/// layer, too weak for the task's capability but able to carry its preference after DPO.
+/// </summary>
+public sealed record ZooPlan
+{
+    public required string Task { get; init; }
+    public required bool Quick { get; init; }
+    public required int TokenizerVocabulary { get; init; }
+    public required int CorpusDocuments { get; init; }
+    public required int Positions { get; init; }
+    public required int BlockSize { get; init; }
+    public required IReadOnlyList<ZooModelPlan> Bases { get; init; }
+    public required ZooModelPlan Small { get; init; }
+    /// <summary>The gold evaluator's backbone (null where the gold judge is a rule).</summary>
+    public required ZooModelPlan? Gold { get; init; }
+    public required int GoldExamples { get; init; }
+    public required int PreferencePrompts { get; init; }
+    public required int DpoSteps { get; init; }
+    public required double DpoBeta { get; init; }
+    public required double DpoLearningRate { get; init; }
+    /// <summary>Response length when sampling DPO pairs and in the sanity checks.</summary>
+    public required int MaxNewTokens { get; init; }
+
+    public static IReadOnlyList<string> Tasks { get; } = ["sentiment", "summarization", "instruction"];
+
+    public static ZooPlan For(string task, bool quick)
+    {
+        if (!Tasks.Contains(task)) throw new InvalidInputException($"--task: expected one of {string.Join(", ", Tasks)}, got \"{task}\"");
+        int Steps(int full) => quick ? Math.Max(20, full / 8) : full;
+        int positions = task == "summarization" ? 320 : 160;
+        ModelConfig Gpt2(int layers, int hidden, int heads, int vocab) => ModelConfig.Gpt2(layers, hidden, heads, vocab, positions);
+        ModelConfig Llama(int layers, int hidden, int heads, int kvHeads, int vocab) =>
+            ModelConfig.Llama(layers, hidden, heads, kvHeads, intermediate: hidden * 8 / 3 / 8 * 8, vocab, positions);
+        return new ZooPlan
+        {
+            Task = task,
+            Quick = quick,
+            TokenizerVocabulary = quick ? 768 : 1024,
+            CorpusDocuments = quick ? 6000 : 24000,
+            Positions = positions,
+            BlockSize = task == "summarization" ? 256 : 128,
+            Bases =
+            [
+                new("base-small", v => Gpt2(2, 64, 4, v), Steps(300), 16, 3e-3),
+                new("base-medium", v => Llama(3, 96, 4, 2, v), Steps(400), 16, 3e-3),
+                new("base-large", v => Llama(4, 160, 4, 2, v), Steps(500), 16, 2e-3),
+            ],
+            Small = new("small-untuned", v => Gpt2(1, 48, 2, v), Steps(160), 16, 3e-3),
+            // The gold evaluator is the strongest reader in the world (distilbert-imdb's role): it must not be fooled by word salad.
+            Gold = task == "instruction" ? null : new("gold", v => Llama(4, 128, 4, 2, v), Steps(1200), 32, 1e-3),
+            GoldExamples = quick ? 3000 : 12000,
+            PreferencePrompts = quick ? 96 : 384,
+            DpoSteps = Steps(160),
+            DpoBeta = 0.1,
+            DpoLearningRate = 1e-3,
+            MaxNewTokens = task switch { "sentiment" => 48, "summarization" => 40, _ => 24 },
+        };
+    }
+}
