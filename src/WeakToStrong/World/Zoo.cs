@@ -31,9 +31,8 @@ public sealed record ZooTask(string Directory, ZooPlan Plan)
 
 /// <summary>
 /// Builds the embedded default world: per task a tokenizer trained on the task corpus, three base models
-/// pretrained on it, a small untuned model, a gold evaluator, and the small tuned model (DPO on pairs the
-/// untuned model sampled and the gold evaluator labelled under Bradley–Terry, as the paper built
-/// imdb_preference). Only what is missing is built; every step is seeded, so a rebuild is identical.
+/// pretrained on it, a small untuned model, a gold evaluator, and the small tuned model (DPO on the task's
+/// preference pairs). Only what is missing is built; every step is seeded, so a rebuild is identical.
 /// </summary>
 public static class Zoo
 {
@@ -151,36 +150,17 @@ public static class Zoo
     }
 
     /// <summary>
-    /// DPO from the untuned model on its own samples: two responses per train prompt, the preferred one drawn
-    /// with probability σ(gold(a) − gold(b)) (Bradley–Terry), as the paper built imdb_preference.
+    /// DPO from the untuned model on the task's preference pairs: for sentiment, mirror reviews that differ only
+    /// in sentiment (as imdb_preference pairs differ in the gold reward); for the other tasks, pairs ranked by the
+    /// task's gold rule. So the small pair carries the preference and nothing else.
     /// </summary>
     static int TrainSmallTuned(ZooTask zoo, ITaskGenerator generator, HfTokenizer tokenizer, ulong seed, ModelOptions options,
         Action<string> log, Action<string, TrainingStep, int>? progress)
     {
         var plan = zoo.Plan;
-        log($"{plan.Task}: sampling preference pairs from small-untuned on {plan.PreferencePrompts} prompts, labelled by the gold evaluator");
-        var prompts = generator.Prompts(TaskSplit.Train, plan.PreferencePrompts, seed ^ 0xD90).ToArray();
+        var pairs = generator.PreferencePairs(plan.PreferencePairs, seed ^ 0xD90).Select(p => new Preference(p.Prompt, p.Chosen, p.Rejected)).ToArray();
+        log($"{plan.Task}: DPO of small-tuned from small-untuned on {pairs.Length} preference pairs (β = {plan.DpoBeta})");
         using var untuned = PretrainedModels.LoadCausalLM(zoo.SmallUntuned, options);
-        var sampler = new ChunkLevelBeamSearch(new PromptedModel("small-untuned", untuned, tokenizer, PromptTemplate.Raw), null,
-            new BeamSearchOptions(2, 1, null), new GenerationOptions(plan.MaxNewTokens, new SamplingOptions(1.0, 0, 1.0), null, (long)(seed & 0x7FFFFFFF)));
-        var samples = new List<(string Prompt, string A, string B)>();
-        foreach (var chunk in prompts.Select((p, i) => new SearchPrompt(i, p.Prompt)).Chunk(32))
-            foreach (var output in sampler.Run(chunk, hypothesesPerPrompt: 2))
-                samples.Add((output.Prompt.Text, output.Hypotheses[0].Text, output.Hypotheses[1].Text));
-        var pairs = new List<Preference>();
-        using (var gold = zoo.OpenGold(options))
-        {
-            var a = gold.Score(samples.Select(s => s.Prompt).ToArray(), samples.Select(s => s.A).ToArray());
-            var b = gold.Score(samples.Select(s => s.Prompt).ToArray(), samples.Select(s => s.B).ToArray());
-            var coin = DeterministicRandom.For(seed, "bradley-terry");
-            for (int i = 0; i < samples.Count; i++)
-            {
-                if (samples[i].A == samples[i].B) continue;
-                bool aWins = coin.NextDouble() < 1 / (1 + Math.Exp(b[i] - a[i]));
-                pairs.Add(aWins ? new(samples[i].Prompt, samples[i].A, samples[i].B) : new(samples[i].Prompt, samples[i].B, samples[i].A));
-            }
-        }
-        log($"{plan.Task}: DPO of small-tuned from small-untuned on {pairs.Count} pairs (β = {plan.DpoBeta})");
         using var policy = PretrainedModels.LoadCausalLM(zoo.SmallUntuned, options);
         var budget = new TrainingOptions
         {
@@ -189,7 +169,7 @@ public static class Zoo
         };
         DirectPreferenceOptimization.Train(policy, untuned, tokenizer, pairs, plan.DpoBeta, budget, step => progress?.Invoke("small-tuned", step, plan.DpoSteps));
         PretrainedModels.Save(policy, policy.Config, zoo.SmallTuned, zoo.Tokenizer);
-        return pairs.Count;
+        return pairs.Length;
     }
 
     static void WriteAtomically(string path, string text)

@@ -23,7 +23,8 @@ public sealed record ZooPlan
     /// <summary>The gold evaluator's backbone (null where the gold judge is a rule).</summary>
     public required ZooModelPlan? Gold { get; init; }
     public required int GoldExamples { get; init; }
-    public required int PreferencePrompts { get; init; }
+    /// <summary>Preference pairs the small tuned model is DPO'd on (the task's own pairs, labelled by its preference or gold rule).</summary>
+    public required int PreferencePairs { get; init; }
     public required int DpoSteps { get; init; }
     public required double DpoBeta { get; init; }
     public required double DpoLearningRate { get; init; }
@@ -54,15 +55,16 @@ public sealed record ZooPlan
                 new("base-medium", v => Llama(3, 96, 4, 2, v), Steps(400), 16, 3e-3),
                 new("base-large", v => Llama(4, 160, 4, 2, v), Steps(500), 16, 2e-3),
             ],
-            Small = new("small-untuned", v => Gpt2(1, 48, 2, v), Steps(160), 16, 3e-3),
+            // The size of the smallest base: fluent in places, but without the larger models' coherence.
+            Small = new("small-untuned", v => Gpt2(2, 64, 4, v), Steps(300), 16, 3e-3),
             // The gold evaluator is the strongest reader in the world (distilbert-imdb's role): it must not be fooled by word salad.
             Gold = task == "instruction" ? null : new("gold", v => Llama(4, 128, 4, 2, v), Steps(1200), 32, 1e-3),
             GoldExamples = quick ? 3000 : 12000,
-            PreferencePrompts = quick ? 96 : 384,
-            DpoSteps = Steps(160),
-            DpoBeta = 0.1,
-            DpoLearningRate = 1e-3,
-            MaxNewTokens = task switch { "sentiment" => 48, "summarization" => 40, _ => 24 },
+            PreferencePairs = quick ? 500 : 2000,
+            DpoSteps = Steps(120),
+            DpoBeta = 0.5,
+            DpoLearningRate = 3e-4,
+            MaxNewTokens = task switch { "sentiment" => 64, "summarization" => 40, _ => 24 },
         };
     }
 }

@@ -96,7 +96,7 @@ public class SentimentTaskTests
         }
         var examples = Task.ClassifierExamples(2000, 10);
         Assert.All(examples.Where(e => e.Corrupted), e => Assert.Equal(SentimentTask.NegativeLabel, e.Label));
-        Assert.InRange(examples.Count(e => e.Corrupted), 400, 600);
+        Assert.InRange(examples.Count(e => e.Corrupted), 700, 900);
         var clean = examples.Where(e => !e.Corrupted).ToList();
         Assert.InRange(clean.Count(e => e.Label == SentimentTask.PositiveLabel), clean.Count / 2 - 1, clean.Count / 2 + 1);
     }

@@ -109,10 +109,17 @@ public sealed class SentimentTask : ITaskGenerator
             if (!corrupt && positive) cleanPositive++;
             else if (!corrupt) cleanNegative++;
             result.Add(corrupt
-                ? new ClassifierExample(Corrupt(review.Text, rng), NegativeLabel, true)
-                : new ClassifierExample(review.Text, positive ? PositiveLabel : NegativeLabel, false));
+                ? new ClassifierExample(rng.Chance(0.5) ? Babble(review, rng) : Corrupt(review.Text, rng), NegativeLabel, true)
+                : new ClassifierExample(rng.Chance(0.3) ? Truncate(review.Text, rng) : review.Text, positive ? PositiveLabel : NegativeLabel, false));
         }
         return result;
+    }
+
+    /// <summary>A review cut at a word boundary past its middle, as a generation cut by max_new_tokens is: still the same opinion.</summary>
+    static string Truncate(string review, DeterministicRandom rng)
+    {
+        var words = review.Split(' ');
+        return string.Join(' ', words.Take(rng.NextInt(words.Length / 2 + 1, words.Length)));
     }
 
     // ---- Review grammar ----
@@ -173,6 +180,43 @@ public sealed class SentimentTask : ITaskGenerator
         }
         return string.Join(' ', review.Split(' ').Reverse());
     }
+
+    /// <summary>
+    /// Babble from a word n-gram model of the grammar's reviews, starting like <paramref name="review"/> and as
+    /// long: each word follows the previous one or two plausibly, the whole says nothing. This is how an
+    /// undertrained small language model writes, so the gold classifier learns that such text is no review.
+    /// </summary>
+    public static string Babble(Review review, DeterministicRandom rng)
+    {
+        var (trigrams, bigrams) = NGrams.Value;
+        var source = review.Text.Split(' ');
+        var words = new List<string>(source.Take(2));
+        while (words.Count < source.Length)
+        {
+            // A bigram step now and then: weak models lose track of even the last two words.
+            var next = words.Count >= 2 && rng.Chance(0.7) && trigrams.TryGetValue((words[^2], words[^1]), out var t) ? t
+                : bigrams.TryGetValue(words[^1], out var b) ? b : null;
+            words.Add(next is null ? rng.Pick(source) : rng.Pick(next));
+        }
+        string text = string.Join(' ', words);
+        return text == review.Text ? Corrupt(review.Text, rng) : text;
+    }
+
+    static readonly Lazy<(Dictionary<(string, string), List<string>> Trigrams, Dictionary<string, List<string>> Bigrams)> NGrams = new(() =>
+    {
+        var trigrams = new Dictionary<(string, string), List<string>>();
+        var bigrams = new Dictionary<string, List<string>>();
+        for (int i = 0; i < 3000; i++)
+        {
+            var words = GenerateReview(i % 4 != 0, new DeterministicRandom(0xBABB1EUL + (ulong)i)).Text.Split(' ');
+            for (int j = 1; j < words.Length; j++)
+            {
+                (bigrams.TryGetValue(words[j - 1], out var b) ? b : bigrams[words[j - 1]] = []).Add(words[j]);
+                if (j >= 2) (trigrams.TryGetValue((words[j - 2], words[j - 1]), out var t) ? t : trigrams[(words[j - 2], words[j - 1])] = []).Add(words[j]);
+            }
+        }
+        return (trigrams, bigrams);
+    });
 
     /// <summary>
     /// What a weak language model writes: short runs of words that read well locally, chained with no regard
