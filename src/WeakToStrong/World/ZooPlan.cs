@@ -58,7 +58,13 @@ public sealed record ZooPlan
             // The size of the smallest base: fluent in places, but without the larger models' coherence.
             Small = new("small-untuned", v => Gpt2(2, 64, 4, v), Steps(300), 16, 3e-3),
             // The gold evaluator is the strongest reader in the world (distilbert-imdb's role): it must not be fooled by word salad.
-            Gold = task == "instruction" ? null : new("gold", v => Llama(4, 128, 4, 2, v), Steps(1200), 32, 1e-3),
+            // Summarization pairs are long (post + summary) but their rule is learned fast: fewer, smaller batches.
+            Gold = task switch
+            {
+                "instruction" => null,
+                "summarization" => new("gold", v => Llama(4, 128, 4, 2, v), Steps(300), 16, 1e-3),
+                _ => new("gold", v => Llama(4, 128, 4, 2, v), Steps(1200), 32, 1e-3),
+            },
             GoldExamples = quick ? 3000 : 12000,
             PreferencePairs = quick ? 500 : 2000,
             DpoSteps = Steps(120),

@@ -1,0 +1,93 @@
+using System.Text.Json.Nodes;
+using WeakToStrong.Models;
+using WeakToStrong.Tokenization;
+using WeakToStrong.World;
+
+namespace WeakToStrong.Tests.World;
+
+/// <summary>The quick zoo of all three tasks, built once for these tests (the `--quick` budget, about two minutes).</summary>
+public sealed class QuickZoo : IDisposable
+{
+    public string Root { get; } = Directory.CreateTempSubdirectory("wts-quick-zoo-").FullName;
+    public IReadOnlyDictionary<string, ZooTask> Tasks { get; }
+
+    public QuickZoo() => Tasks = ZooPlan.Tasks.ToDictionary(t => t, t => Zoo.Build(Root, t, quick: true, _ => { }));
+
+    public JsonObject Manifest(string task) => JsonNode.Parse(File.ReadAllText(Tasks[task].Manifest))!.AsObject();
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
+    }
+}
+
+public class QuickZooTests(QuickZoo zoo) : IClassFixture<QuickZoo>
+{
+    public static TheoryData<string> Tasks => new(ZooPlan.Tasks);
+
+    [Theory, MemberData(nameof(Tasks))]
+    public void EveryModelIsAHuggingFaceDirectoryTheLoadersRead(string task)
+    {
+        var built = zoo.Tasks[task];
+        foreach (var directory in built.Bases.Append(built.SmallUntuned).Append(built.SmallTuned))
+        {
+            using var model = PretrainedModels.LoadCausalLM(directory, ModelOptions.Cpu);
+            var tokenizer = HfTokenizer.Load(directory);
+            Assert.Equal(tokenizer.VocabSize, model.Config.VocabSize);
+            Assert.True(File.Exists(Path.Combine(directory, "generation_config.json")));
+        }
+        Assert.Contains(built.Bases, b => ModelConfig.Load(Path.Combine(b, "config.json")).ModelType == "gpt2");
+        Assert.Contains(built.Bases, b => ModelConfig.Load(Path.Combine(b, "config.json")).ModelType == "llama");
+        if (built.Gold is string gold) Assert.Equal(HeadKind.SequenceClassification, ModelConfig.Load(Path.Combine(gold, "config.json")).Head);
+    }
+
+    [Theory, MemberData(nameof(Tasks))]
+    public void HeldOutPerplexityFallsWithBaseModelSize(string task)
+    {
+        var manifest = zoo.Manifest(task);
+        var perplexities = zoo.Tasks[task].Plan.Bases.Select(b => manifest[$"{b.Name}.heldout_perplexity"]!.GetValue<double>()).ToArray();
+        Assert.True(perplexities.Zip(perplexities.Skip(1)).All(p => p.Second < p.First), string.Join(" > ", perplexities.Select(p => p.ToString("F2"))));
+    }
+
+    [Theory]
+    [InlineData("sentiment")]
+    [InlineData("summarization")]
+    public void TheGoldEvaluatorLearnedItsTask(string task)
+    {
+        double accuracy = zoo.Manifest(task)["gold.heldout_accuracy"]!.GetValue<double>();
+        Assert.True(accuracy >= 0.75, $"held-out accuracy {accuracy:F3}");
+    }
+
+    [Theory, MemberData(nameof(Tasks))]
+    public void WeakToStrongSearchBeatsTheLargeModelAndTheSmallTunedModel(string task)
+    {
+        var results = ZooCheck.Run(zoo.Tasks[task], promptCount: 40).ToDictionary(r => r.Method.Split(' ')[0] + " " + r.Method.Split(' ')[1][..3]);
+        double untuned = results["small-untuned sam"].Gold.Mean, tuned = results["small-tuned sam"].Gold.Mean;
+        double baseSampling = results["base-large sam"].Gold.Mean, search = results["base-large CBS"].Gold.Mean;
+        string table = string.Join("; ", results.Values.Select(r => $"{r.Method} {r.Gold}"));
+        Assert.True(tuned > untuned, table);
+        Assert.True(search > baseSampling, table);
+        Assert.True(search > tuned, table);
+    }
+
+    [Fact]
+    public void ARebuildIsIdentical()
+    {
+        string again = Directory.CreateTempSubdirectory("wts-quick-zoo-again-").FullName;
+        try
+        {
+            var rebuilt = Zoo.Build(again, "instruction", quick: true, _ => { });
+            var original = zoo.Tasks["instruction"];
+            foreach (var file in new[] { "tokenizer/vocab.json", "tokenizer/merges.txt", "small-untuned/model.safetensors", "small-tuned/model.safetensors", "base-large/model.safetensors" })
+                Assert.True(File.ReadAllBytes(Path.Combine(original.Directory, file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(rebuilt.Directory, file))), file);
+        }
+        finally { Directory.Delete(again, recursive: true); }
+    }
+
+    [Fact]
+    public void AnUnknownTaskIsRefused()
+    {
+        var error = Assert.Throws<InvalidInputException>(() => Zoo.Build(zoo.Root, "poetry", quick: true, _ => { }));
+        Assert.Contains("sentiment", error.Message);
+    }
+}
