@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# The main job. Today: builds the CLI, checks the model stack end to end on the committed HF-format
-# fixtures (log-probs and a reward through `wts`), and prints the forward-pass benchmark table.
-# The experiment harness (YAML experiments → CSV tables and figures under results/) replaces this body.
+# The main job: builds `wts`, trains the embedded world (tokenizers and the tiny model zoo for the three
+# synthetic tasks; only what is missing, into $WTS_ZOO_DIR or ~/.cache/weak-to-strong/zoo), then prints the
+# checks that show the paper's shape: base models improve with size, the gold evaluators are accurate, the
+# tuned small model beats the untuned one, and weak-to-strong search (CBS 4,4,5 on the largest base, guided by
+# the small pair) beats both sampling that base and sampling the small tuned model.
+# Pass --quick for the two-minute zoo. The YAML experiment harness (CSV tables and figures) comes next.
 set -euo pipefail
 cd "$(dirname "$0")"
+quick=()
+[[ "${1:-}" == "--quick" ]] && quick=(--quick)
 dotnet build src/WeakToStrong.Cli -c Release -v quiet -nologo
 wts() { dotnet src/WeakToStrong.Cli/bin/Release/net10.0/wts.dll "$@"; }
 
-echo "== per-token log-probs, GPT-2 fixture (tests/fixtures/gpt2-tied)"
-wts logprobs --model tests/fixtures/gpt2-tied --ids 5,17,42,7,99,3 --json
-echo "== DistilBERT classifier as a reward (tests/fixtures/distilbert-cls)"
-wts reward --model tests/fixtures/distilbert-cls --text "a good film"
-echo "== forward benchmark: random GPT-2-small weights, fp32, 2 threads"
-wts bench forward --random gpt2-small --threads 2 --batch-sizes 1,16 --repeats 2 --memory-steps 1000
+wts zoo build "${quick[@]}"
+wts zoo check "${quick[@]}" --prompts 100

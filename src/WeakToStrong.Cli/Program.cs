@@ -10,6 +10,7 @@ var root = new RootCommand("WeakToStrong: weak-to-strong search (Zhou et al., 20
     RewardCommand.Create(),
     SearchCommand.Create(),
     ZooCommand.Create(),
+    TrainCommand.Create(),
     BenchCommand.Create(),
     DataCommand.Create(),
 };

@@ -171,7 +171,9 @@ public static class PretrainedModels
     /// copy of the checkpoint in memory), converting to the run dtype. Missing tensors and shape mismatches
     /// are errors naming the tensor and file; tensors the model does not use are reported through <paramref name="warn"/>.
     /// </summary>
-    public static void LoadWeights(Module model, string directory, string backbonePrefix, ModelOptions options, Action<string>? warn = null)
+    /// <param name="allowMissing">parameters that may be absent (a new head on a pretrained backbone): they keep their values</param>
+    public static void LoadWeights(Module model, string directory, string backbonePrefix, ModelOptions options, Action<string>? warn = null,
+        Func<string, bool>? allowMissing = null)
     {
         using var checkpoint = SafetensorsCheckpoint.Open(directory);
         var used = new HashSet<string>();
@@ -179,6 +181,7 @@ public static class PretrainedModels
         {
             foreach (var (name, parameter) in model.named_parameters())
             {
+                if (StoredName(checkpoint, name, backbonePrefix) is null && allowMissing?.Invoke(name) == true) continue;
                 string? stored = StoredName(checkpoint, name, backbonePrefix)
                     ?? throw new InvalidInputException(
                         $"{directory}: the checkpoint has no tensor \"{name}\"" +
