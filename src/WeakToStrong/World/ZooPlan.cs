@@ -38,6 +38,7 @@ public sealed record ZooPlan
         if (!Tasks.Contains(task)) throw new InvalidInputException($"--task: expected one of {string.Join(", ", Tasks)}, got \"{task}\"");
         int Steps(int full) => quick ? Math.Max(20, full / 8) : full;
         int positions = task == "summarization" ? 320 : 160;
+        int baseStepFactor = task == "instruction" && !quick ? 3 : 1, baseBatchFactor = task == "instruction" ? 2 : 1;
         ModelConfig Gpt2(int layers, int hidden, int heads, int vocab) => ModelConfig.Gpt2(layers, hidden, heads, vocab, positions);
         ModelConfig Llama(int layers, int hidden, int heads, int kvHeads, int vocab) =>
             ModelConfig.Llama(layers, hidden, heads, kvHeads, intermediate: hidden * 8 / 3 / 8 * 8, vocab, positions);
@@ -48,15 +49,17 @@ public sealed record ZooPlan
             TokenizerVocabulary = quick ? 768 : 1024,
             CorpusDocuments = quick ? 6000 : 24000,
             Positions = positions,
-            BlockSize = task == "summarization" ? 256 : 128,
+            BlockSize = task switch { "summarization" => 256, "instruction" => 64, _ => 128 },
+            // Instruction documents are short and their capability (reading the instruction) takes more tokens to
+            // learn: shorter blocks, more steps, the same compute per step.
             Bases =
             [
-                new("base-small", v => Gpt2(2, 64, 4, v), Steps(300), 16, 3e-3),
-                new("base-medium", v => Llama(3, 96, 4, 2, v), Steps(400), 16, 3e-3),
-                new("base-large", v => Llama(4, 160, 4, 2, v), Steps(500), 16, 2e-3),
+                new("base-small", v => Gpt2(2, 64, 4, v), Steps(300 * baseStepFactor), 16 * baseBatchFactor, 3e-3),
+                new("base-medium", v => Llama(3, 96, 4, 2, v), Steps(400 * baseStepFactor), 16 * baseBatchFactor, 3e-3),
+                new("base-large", v => Llama(4, 160, 4, 2, v), Steps(500 * baseStepFactor), 16 * baseBatchFactor, 2e-3),
             ],
             // The size of the smallest base: fluent in places, but without the larger models' coherence.
-            Small = new("small-untuned", v => Gpt2(2, 64, 4, v), Steps(300), 16, 3e-3),
+            Small = new("small-untuned", v => Gpt2(2, 64, 4, v), quick ? 120 : 300, 16, 3e-3), // cheap: keep it fluent enough to tune even when quick
             // The gold evaluator is the strongest reader in the world (distilbert-imdb's role): it must not be fooled by word salad.
             // Summarization pairs are long (post + summary) but their rule is learned fast: fewer, smaller batches.
             Gold = task switch
@@ -67,7 +70,7 @@ public sealed record ZooPlan
             },
             GoldExamples = quick ? 3000 : 12000,
             PreferencePairs = quick ? 500 : 2000,
-            DpoSteps = quick ? 60 : 120, // cheap, and the preference must show even in the quick zoo
+            DpoSteps = 120, // cheap, and the preference must show even in the quick zoo
             DpoBeta = 0.5,
             DpoLearningRate = 3e-4,
             MaxNewTokens = task switch { "sentiment" => 64, "summarization" => 40, _ => 24 },

@@ -275,7 +275,8 @@ public sealed class InstructionTask : ITaskGenerator
     static readonly Family[] Families =
     [
         new("add",
-            r => { int a = r.NextInt(10, 99), b = r.NextInt(10, 99); return Fill(r.Pick(AddTemplates), ("a", a.ToString()), ("b", b.ToString())); },
+            // Small operands: facts a larger base model can learn from the corpus and a one-layer model cannot.
+            r => { int a = r.NextInt(1, 12), b = r.NextInt(1, 12); return Fill(r.Pick(AddTemplates), ("a", a.ToString()), ("b", b.ToString())); },
             s => ParseWith(s, Patterns(AddTemplates, ("a", Number), ("b", Number)), m =>
             {
                 int a = int.Parse(m.Groups[1].Value), b = int.Parse(m.Groups[2].Value);
@@ -285,7 +286,7 @@ public sealed class InstructionTask : ITaskGenerator
             r =>
             {
                 int a, b;
-                do { a = r.NextInt(20, 99); b = r.NextInt(10, a - 1); } while (a - b == b);
+                do { a = r.NextInt(6, 20); b = r.NextInt(1, a - 1); } while (a - b == b);
                 return Fill(r.Pick(SubtractTemplates), ("a", a.ToString()), ("b", b.ToString()));
             },
             s =>
@@ -320,7 +321,7 @@ public sealed class InstructionTask : ITaskGenerator
         new("sort",
             r =>
             {
-                var numbers = r.Sample(Enumerable.Range(1, 99).ToArray(), r.NextInt(3, 5));
+                var numbers = r.Sample(Enumerable.Range(1, 30).ToArray(), r.NextInt(3, 4));
                 return Fill(r.Pick(SortTemplates), ("l", string.Join(", ", numbers)));
             },
             s => ParseWith(s, Patterns(SortTemplates, ("l", @"(\d+(?:, \d+)+)")), m =>
