@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using WeakToStrong.Evaluation;
 using WeakToStrong.Models;
-using WeakToStrong.Search;
 using WeakToStrong.Tokenization;
 using WeakToStrong.Training;
 using WeakToStrong.World.Tasks;

@@ -28,7 +28,7 @@ public sealed record ZooPlan
     public required int DpoSteps { get; init; }
     public required double DpoBeta { get; init; }
     public required double DpoLearningRate { get; init; }
-    /// <summary>Response length when sampling DPO pairs and in the sanity checks.</summary>
+    /// <summary>Response length in the sanity checks (`wts zoo check`).</summary>
     public required int MaxNewTokens { get; init; }
 
     public static IReadOnlyList<string> Tasks { get; } = ["sentiment", "summarization", "instruction"];
