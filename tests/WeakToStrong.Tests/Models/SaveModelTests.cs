@@ -249,7 +249,7 @@ public sealed class SaveModelTests : TempDirectoryTest
     }
 
     static Dictionary<string, string> Snapshot(string directory) =>
-        Directory.GetFiles(directory).ToDictionary(Path.GetFileName, f => Convert.ToHexString(File.ReadAllBytes(f)))!;
+        Directory.GetFiles(directory).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(File.ReadAllBytes(f)));
 
     [PythonReferenceFact]
     public void ReferenceComputesTheSameLogitsFromTheSavedDirectory()

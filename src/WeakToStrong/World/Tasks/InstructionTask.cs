@@ -272,6 +272,76 @@ public sealed class InstructionTask : ITaskGenerator
         },
         output => IsSingleToken(output, t => t == t.Trim() && t.All(char.IsAsciiDigit)));
 
+    // ---- Lexicon ----
+
+    static readonly string[] ReversibleWords =
+    [
+        "planet", "garden", "river", "window", "pencil", "market", "silver", "candle", "forest", "rocket", "button", "castle",
+        "dragon", "flower", "guitar", "island", "jacket", "kitten", "lemon", "magnet", "number", "orange", "parrot", "rabbit",
+        "sunset", "tunnel", "velvet", "wonder", "yellow", "zebra", "bridge", "cloud", "dance", "eagle", "frost", "grape",
+        "honey", "juice", "knight", "light", "mouse", "night", "ocean", "piano", "quiet", "storm", "tiger", "under",
+        "voice", "water", "apple", "bread", "chair", "dream", "earth", "field", "glass", "heart", "metal", "paper",
+    ];
+
+    sealed record ListCategory(string Name, string[] Items);
+
+    static readonly ListCategory[] ListCategories =
+    [
+        new("fruits", ["apple", "banana", "cherry", "mango", "pear", "plum", "kiwi", "peach"]),
+        new("colors", ["red", "blue", "green", "purple", "pink", "brown", "black", "white"]),
+        new("animals", ["horse", "lion", "bear", "fox", "wolf", "deer", "goat", "otter"]),
+        new("vegetables", ["carrot", "potato", "onion", "celery", "spinach", "pepper", "cabbage", "leek"]),
+        new("sports", ["soccer", "tennis", "hockey", "golf", "rugby", "cricket", "boxing", "rowing"]),
+        new("instruments", ["violin", "drum", "flute", "trumpet", "cello", "harp", "banjo", "clarinet"]),
+        new("tools", ["hammer", "wrench", "saw", "drill", "chisel", "pliers", "shovel", "rake"]),
+        new("vehicles", ["bus", "truck", "train", "boat", "tram", "van", "bicycle", "taxi"]),
+    ];
+
+    static readonly HashSet<string> AllListItems = ListCategories.SelectMany(c => c.Items).ToHashSet();
+
+    static readonly Dictionary<string, string> PluralOf = new()
+    {
+        ["cat"] = "cats", ["book"] = "books", ["tree"] = "trees", ["box"] = "boxes", ["bus"] = "buses", ["dish"] = "dishes",
+        ["church"] = "churches", ["city"] = "cities", ["baby"] = "babies", ["story"] = "stories", ["mouse"] = "mice",
+        ["child"] = "children", ["foot"] = "feet", ["tooth"] = "teeth", ["man"] = "men", ["woman"] = "women",
+        ["person"] = "people", ["goose"] = "geese", ["leaf"] = "leaves", ["knife"] = "knives", ["wolf"] = "wolves",
+        ["sheep"] = "sheep", ["fish"] = "fish", ["hero"] = "heroes", ["potato"] = "potatoes", ["table"] = "tables",
+    };
+
+    /// <summary>Plausible but wrong plurals: the naive suffixes, less the right one.</summary>
+    static IEnumerable<string> WrongPlurals(string word) =>
+        new[] { word + "s", word + "es", word.Length > 1 ? word[..^1] + "ies" : word + "ies" }.Where(w => w != PluralOf[word]);
+
+    static readonly Dictionary<string, string> Antonyms = BuildAntonyms(
+    [
+        ("hot", "cold"), ("big", "small"), ("fast", "slow"), ("happy", "sad"), ("light", "dark"), ("early", "late"),
+        ("full", "empty"), ("high", "low"), ("hard", "soft"), ("rich", "poor"), ("strong", "weak"), ("wet", "dry"),
+        ("loud", "quiet"), ("thick", "thin"), ("clean", "dirty"), ("tall", "short"), ("young", "old"), ("push", "pull"),
+        ("win", "lose"), ("true", "false"), ("love", "hate"), ("buy", "sell"), ("north", "south"), ("east", "west"),
+        ("brave", "cowardly"), ("sharp", "dull"), ("smooth", "rough"), ("heavy", "lightweight"),
+    ]);
+
+    static readonly string[] AntonymWords = Antonyms.Keys.ToArray();
+
+    static Dictionary<string, string> BuildAntonyms((string, string)[] pairs)
+    {
+        var map = new Dictionary<string, string>();
+        foreach (var (a, b) in pairs) { map.Add(a, b); map.Add(b, a); }
+        return map;
+    }
+
+    static readonly string[] PositivePhrases =
+    [
+        "a wonderful day", "such a lovely gift", "i really enjoyed it", "what a great idea", "the food was delicious",
+        "a brilliant performance", "this made me so glad", "a kind and helpful neighbor", "the best trip ever", "a warm welcome",
+    ];
+
+    static readonly string[] NegativePhrases =
+    [
+        "a terrible mistake", "the service was awful", "i regret every minute", "what a boring lecture", "the room was filthy",
+        "a painful experience", "this made me so angry", "a rude and careless driver", "the worst meal ever", "a cold reception",
+    ];
+
     static readonly Family[] Families =
     [
         new("add",
@@ -401,73 +471,4 @@ public sealed class InstructionTask : ITaskGenerator
             })),
     ];
 
-    // ---- Lexicon ----
-
-    static readonly string[] ReversibleWords =
-    [
-        "planet", "garden", "river", "window", "pencil", "market", "silver", "candle", "forest", "rocket", "button", "castle",
-        "dragon", "flower", "guitar", "island", "jacket", "kitten", "lemon", "magnet", "number", "orange", "parrot", "rabbit",
-        "sunset", "tunnel", "velvet", "wonder", "yellow", "zebra", "bridge", "cloud", "dance", "eagle", "frost", "grape",
-        "honey", "juice", "knight", "light", "mouse", "night", "ocean", "piano", "quiet", "storm", "tiger", "under",
-        "voice", "water", "apple", "bread", "chair", "dream", "earth", "field", "glass", "heart", "metal", "paper",
-    ];
-
-    sealed record ListCategory(string Name, string[] Items);
-
-    static readonly ListCategory[] ListCategories =
-    [
-        new("fruits", ["apple", "banana", "cherry", "mango", "pear", "plum", "kiwi", "peach"]),
-        new("colors", ["red", "blue", "green", "purple", "pink", "brown", "black", "white"]),
-        new("animals", ["horse", "lion", "bear", "fox", "wolf", "deer", "goat", "otter"]),
-        new("vegetables", ["carrot", "potato", "onion", "celery", "spinach", "pepper", "cabbage", "leek"]),
-        new("sports", ["soccer", "tennis", "hockey", "golf", "rugby", "cricket", "boxing", "rowing"]),
-        new("instruments", ["violin", "drum", "flute", "trumpet", "cello", "harp", "banjo", "clarinet"]),
-        new("tools", ["hammer", "wrench", "saw", "drill", "chisel", "pliers", "shovel", "rake"]),
-        new("vehicles", ["bus", "truck", "train", "boat", "tram", "van", "bicycle", "taxi"]),
-    ];
-
-    static readonly HashSet<string> AllListItems = ListCategories.SelectMany(c => c.Items).ToHashSet();
-
-    static readonly Dictionary<string, string> PluralOf = new()
-    {
-        ["cat"] = "cats", ["book"] = "books", ["tree"] = "trees", ["box"] = "boxes", ["bus"] = "buses", ["dish"] = "dishes",
-        ["church"] = "churches", ["city"] = "cities", ["baby"] = "babies", ["story"] = "stories", ["mouse"] = "mice",
-        ["child"] = "children", ["foot"] = "feet", ["tooth"] = "teeth", ["man"] = "men", ["woman"] = "women",
-        ["person"] = "people", ["goose"] = "geese", ["leaf"] = "leaves", ["knife"] = "knives", ["wolf"] = "wolves",
-        ["sheep"] = "sheep", ["fish"] = "fish", ["hero"] = "heroes", ["potato"] = "potatoes", ["table"] = "tables",
-    };
-
-    /// <summary>Plausible but wrong plurals: the naive suffixes, less the right one.</summary>
-    static IEnumerable<string> WrongPlurals(string word) =>
-        new[] { word + "s", word + "es", word.Length > 1 ? word[..^1] + "ies" : word + "ies" }.Where(w => w != PluralOf[word]);
-
-    static readonly Dictionary<string, string> Antonyms = BuildAntonyms(
-    [
-        ("hot", "cold"), ("big", "small"), ("fast", "slow"), ("happy", "sad"), ("light", "dark"), ("early", "late"),
-        ("full", "empty"), ("high", "low"), ("hard", "soft"), ("rich", "poor"), ("strong", "weak"), ("wet", "dry"),
-        ("loud", "quiet"), ("thick", "thin"), ("clean", "dirty"), ("tall", "short"), ("young", "old"), ("push", "pull"),
-        ("win", "lose"), ("true", "false"), ("love", "hate"), ("buy", "sell"), ("north", "south"), ("east", "west"),
-        ("brave", "cowardly"), ("sharp", "dull"), ("smooth", "rough"), ("heavy", "lightweight"),
-    ]);
-
-    static readonly string[] AntonymWords = Antonyms.Keys.ToArray();
-
-    static Dictionary<string, string> BuildAntonyms((string, string)[] pairs)
-    {
-        var map = new Dictionary<string, string>();
-        foreach (var (a, b) in pairs) { map.Add(a, b); map.Add(b, a); }
-        return map;
-    }
-
-    static readonly string[] PositivePhrases =
-    [
-        "a wonderful day", "such a lovely gift", "i really enjoyed it", "what a great idea", "the food was delicious",
-        "a brilliant performance", "this made me so glad", "a kind and helpful neighbor", "the best trip ever", "a warm welcome",
-    ];
-
-    static readonly string[] NegativePhrases =
-    [
-        "a terrible mistake", "the service was awful", "i regret every minute", "what a boring lecture", "the room was filthy",
-        "a painful experience", "this made me so angry", "a rude and careless driver", "the worst meal ever", "a cold reception",
-    ];
 }
