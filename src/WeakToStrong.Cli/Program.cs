@@ -14,4 +14,5 @@ var root = new RootCommand("WeakToStrong: weak-to-strong search (Zhou et al., 20
     BenchCommand.Create(),
     DataCommand.Create(),
 };
+foreach (var command in ExperimentCommands.Create()) root.Subcommands.Add(command);
 return root.Parse(args).Invoke();

@@ -12,13 +12,16 @@ public interface IGoldEvaluator : IDisposable
     double[] Score(IReadOnlyList<string> prompts, IReadOnlyList<string> responses);
 }
 
-/// <summary>A trained reward model or classifier reading prompt + response (distilbert-imdb's role, the TL;DR gold RM's role).</summary>
-public sealed class RewardModelGold(string name, RewardModel rewardModel) : IGoldEvaluator
+/// <summary>
+/// A trained reward model or classifier reading prompt + response (distilbert-imdb's role, the TL;DR gold RM's
+/// role), or whatever text <paramref name="format"/> makes of the pair (a chat template).
+/// </summary>
+public sealed class RewardModelGold(string name, RewardModel rewardModel, Func<string, string, string>? format = null) : IGoldEvaluator
 {
     public string Name => name;
 
     public double[] Score(IReadOnlyList<string> prompts, IReadOnlyList<string> responses) =>
-        rewardModel.Score(prompts.Zip(responses, (p, r) => p + r).ToArray());
+        rewardModel.Score(prompts.Zip(responses, format ?? ((p, r) => p + r)).ToArray());
 
     public void Dispose() => rewardModel.Dispose();
 }

@@ -21,7 +21,15 @@ public sealed class QuickZoo : IDisposable
     }
 }
 
-public class QuickZooTests(QuickZoo zoo) : IClassFixture<QuickZoo>
+/// <summary>Test classes that read the quick zoo share one build of it.</summary>
+[CollectionDefinition(Name)]
+public sealed class QuickZooCollection : ICollectionFixture<QuickZoo>
+{
+    public const string Name = "quick zoo";
+}
+
+[Collection(QuickZooCollection.Name)]
+public class QuickZooTests(QuickZoo zoo)
 {
     public static TheoryData<string> Tasks => new(ZooPlan.Tasks);
 

@@ -1,0 +1,242 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Spectre.Console;
+using WeakToStrong.Evaluation;
+using WeakToStrong.Experiments;
+using WeakToStrong.Reporting;
+using WeakToStrong.World;
+
+namespace WeakToStrong.Cli.Commands;
+
+/// <summary>`wts validate|run|merge|evaluate|plot|report`: YAML experiments from config to tables and figures.</summary>
+internal static class ExperimentCommands
+{
+    static readonly IAnsiConsole Progress = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+
+    public static IEnumerable<Command> Create() => [Validate(), Run(), Merge(), Evaluate(), Plot(), Report()];
+
+    static Option<string?> ZooDirectory() => new("--zoo") { Description = "zoo directory for zoo:NAME models (default $WTS_ZOO_DIR or ~/.cache/weak-to-strong/zoo)" };
+
+    static Command Validate()
+    {
+        var configs = new Argument<string[]>("CONFIG") { Description = "experiment YAML file(s)", Arity = ArgumentArity.OneOrMore };
+        var quick = new Option<bool>("--quick") { Description = "look for zoo models in the quick zoo" };
+        var requireModels = new Option<bool>("--require-models") { Description = "fail when a model is not available here (default: report it)" };
+        var zoo = ZooDirectory();
+        var command = new Command("validate", "Check experiment configs: schema, values, and the models they name where available.") { configs, quick, requireModels, zoo };
+        command.SetAction(result => Cli.Run(() =>
+        {
+            foreach (string path in result.GetValue(configs)!)
+            {
+                var config = ExperimentConfigParser.Load(path);
+                var runner = new ExperimentRunner(config, new RunOptions { Quick = result.GetValue(quick), ZooRoot = result.GetValue(zoo) ?? Zoo.DefaultDirectory }, NullProgress.Instance);
+                Console.WriteLine($"{path}: valid: {config.Name} ({config.Task}), {runner.Cells.Count} cells " +
+                    $"({config.Bases.Count} base models, {config.Groups.Sum(g => g.Methods.Count)} method settings, {config.Seeds.Count} seeds) × {config.Dataset.Prompts} prompts");
+                IReadOnlyDictionary<string, ModelFingerprint> models;
+                try
+                {
+                    models = runner.ResolveModels();
+                }
+                catch (InvalidInputException e) when (!result.GetValue(requireModels))
+                {
+                    Console.WriteLine($"{path}: models not checked here: {e.Message}");
+                    continue;
+                }
+                runner.CheckVocabularies(models);
+                Console.WriteLine($"{path}: every model found; vocabularies fit the methods");
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command Run()
+    {
+        var config = new Argument<string>("CONFIG") { Description = "experiment YAML file" };
+        var shard = new Option<string>("--shard") { Description = "i/n: run prompts p with p mod n = i (Slurm arrays, several GPUs); combine with `wts merge`", DefaultValueFactory = _ => "0/1" };
+        var resume = new Option<bool>("--resume") { Description = "continue a run in its output directory, skipping what is done" };
+        var limit = new Option<int?>("--limit") { Description = "only the first N prompts" };
+        var quick = new Option<bool>("--quick") { Description = $"smoke run: the quick zoo, at most {RunOptions.QuickPrompts} prompts, the first seed" };
+        var output = new Option<string?>("--output") { Description = "run directory (default: the config's output)" };
+        var zoo = ZooDirectory();
+        var runtime = new RuntimeOptions();
+        var command = new Command("run", "Generate every cell of an experiment (then evaluate and plot, unless sharded).") { config, shard, resume, limit, quick, output, zoo };
+        runtime.AddTo(command);
+        command.SetAction(result => Cli.Run(() =>
+        {
+            var (index, count) = ParseShard(result.GetValue(shard)!);
+            var experiment = ExperimentConfigParser.Load(result.GetValue(config)!);
+            var options = new RunOptions
+            {
+                OutputOverride = result.GetValue(output), ShardIndex = index, ShardCount = count, Resume = result.GetValue(resume),
+                Limit = result.GetValue(limit), Quick = result.GetValue(quick), ZooRoot = result.GetValue(zoo) ?? Zoo.DefaultDirectory,
+                Models = runtime.Apply(result),
+            };
+            options.Validate();
+            var clock = Stopwatch.StartNew();
+            var runner = new ExperimentRunner(experiment, options, NullProgress.Instance);
+            WithProgress(progress => new ExperimentRunner(experiment, options, progress).Run());
+            if (count > 1)
+            {
+                Console.Error.WriteLine($"shard {index}/{count} done in {clock.Elapsed.TotalSeconds:F0} s; when every shard is done: wts merge {runner.Directory.Path}");
+                return 0;
+            }
+            var tables = WriteTables(runner.Directory, ExperimentEvaluation.Evaluate(runner.Directory, log: Console.Error.WriteLine));
+            Figures.WriteAll(tables.Summary, runner.Directory.Figures);
+            PrintSummary(experiment.Name, tables.Summary);
+            Console.Error.WriteLine($"{experiment.Name}: done in {clock.Elapsed.TotalSeconds:F0} s; results in {runner.Directory.Path}");
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command Merge()
+    {
+        var directory = new Argument<string>("RUN_DIR");
+        var command = new Command("merge", "Combine the shards of a run (generations.shard-I-of-N.jsonl) into generations.jsonl.") { directory };
+        command.SetAction(result => Cli.Run(() =>
+        {
+            ShardMerge.Merge(new RunDirectory(result.GetValue(directory)!), Console.Error.WriteLine);
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command Evaluate()
+    {
+        var directory = new Argument<string>("RUN_DIR");
+        var rescore = new Option<bool>("--rescore") { Description = "score every response again with the config's gold evaluator (or --gold)" };
+        var gold = new Option<string?>("--gold") { Description = "rescore with this reward model / classifier instead" };
+        var zoo = ZooDirectory();
+        var runtime = new RuntimeOptions();
+        var command = new Command("evaluate", "Tables (samples.csv, summary.csv) and AlpacaEval outputs from a run's generations, without regenerating.") { directory, rescore, gold, zoo };
+        runtime.AddTo(command);
+        command.SetAction(result => Cli.Run(() =>
+        {
+            var run = new RunDirectory(result.GetValue(directory)!);
+            var modelOptions = runtime.Apply(result);
+            Func<ExperimentConfig, IGoldEvaluator>? rescorer = result.GetValue(rescore) || result.GetValue(gold) is not null
+                ? config =>
+                {
+                    var spec = result.GetValue(gold) is string other ? config.Gold with { Reference = other } : config.Gold;
+                    var resolver = new ModelResolver(result.GetValue(zoo) ?? Zoo.DefaultDirectory, config.Task, RunManifest.Read(run.Manifest).Quick);
+                    return ExperimentRunner.OpenGold(spec, spec.IsInstructionJudge ? null : resolver.Resolve(spec.Reference, "--gold"), modelOptions);
+                }
+                : null;
+            var tables = WriteTables(run, ExperimentEvaluation.Evaluate(run, rescorer, Console.Error.WriteLine));
+            PrintSummary(Path.GetFileName(Path.GetFullPath(run.Path)), tables.Summary);
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command Plot()
+    {
+        var directory = new Argument<string>("RUN_DIR");
+        var command = new Command("plot", "Figures (PNG and SVG) from a run's summary.csv.") { directory };
+        command.SetAction(result => Cli.Run(() =>
+        {
+            var run = new RunDirectory(result.GetValue(directory)!);
+            if (!File.Exists(run.Summary)) throw new InvalidInputException($"{run.Summary} not found; run `wts evaluate {run.Path}` first");
+            foreach (string figure in Figures.WriteAll(ResultTables.ReadSummary(run.Summary), run.Figures)) Console.WriteLine(figure);
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command Report()
+    {
+        var directories = new Argument<string[]>("RUN_DIR") { Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string>("--out") { Description = "the markdown file to write", Required = true };
+        var command = new Command("report", "A README with every run's summary table and figures inline.") { directories, output };
+        command.SetAction(result => Cli.Run(() =>
+        {
+            string readme = result.GetValue(output)!;
+            var experiments = result.GetValue(directories)!.Select(d =>
+            {
+                var run = new RunDirectory(d);
+                if (!File.Exists(run.Summary)) throw new InvalidInputException($"{run.Summary} not found; run `wts evaluate {d}` first");
+                var manifest = RunManifest.Read(run.Manifest);
+                var figures = Directory.Exists(run.Figures) ? Directory.GetFiles(run.Figures, "*.png").Order(StringComparer.Ordinal).ToArray() : [];
+                return (manifest.ConfigName, manifest.ConfigFile, ResultTables.ReadSummary(run.Summary), (IReadOnlyList<string>)figures);
+            }).ToArray();
+            RunDirectory.WriteAtomically(readme, ResultsReadme.Render(experiments, Path.GetDirectoryName(Path.GetFullPath(readme))!));
+            Console.Error.WriteLine($"wrote {readme}");
+            return 0;
+        }));
+        return command;
+    }
+
+    static ExperimentEvaluation.Tables WriteTables(RunDirectory run, ExperimentEvaluation.Tables tables)
+    {
+        ResultTables.WriteSamples(run.Samples, tables.Samples);
+        ResultTables.WriteSummary(run.Summary, tables.Summary);
+        return tables;
+    }
+
+    static (int Index, int Count) ParseShard(string text)
+    {
+        var parts = text.Split('/');
+        if (parts.Length == 2 && int.TryParse(parts[0], out int index) && int.TryParse(parts[1], out int count) && count >= 1 && index >= 0 && index < count)
+            return (index, count);
+        throw new InvalidInputException($"--shard: expected i/n with 0 ≤ i < n (e.g. 0/4), got \"{text}\"");
+    }
+
+    static void PrintSummary(string title, IReadOnlyList<SummaryRow> rows)
+    {
+        var table = new Table().Title(title).AddColumns("sweep", "base model", "method", "n", "gold [95% CI]", "win rate", "LC win rate", "large tok", "s/sample");
+        foreach (var r in rows)
+            table.AddRow(r.Sweep.Length == 0 ? "main" : r.Sweep, r.BaseModel.Length == 0 ? "—" : r.BaseModel, r.Label, r.Count.ToString(),
+                $"{r.GoldMean:F3} [{r.GoldLow:F3}, {r.GoldHigh:F3}]",
+                r.WinRate is double w ? $"{w:P1}" : "", r.LcWinRate is double lc ? $"{lc:P1} [{r.LcWinRateLow:P1}, {r.LcWinRateHigh:P1}]" : "",
+                $"{r.LargeTokens:F0}", $"{r.WallSeconds:F2}");
+        AnsiConsole.Write(table);
+    }
+
+    /// <summary>Progress bars with ETA per cell on a terminal; one line per cell when stderr is a log file.</summary>
+    static void WithProgress(Action<IRunProgress> body)
+    {
+        if (Progress.Profile.Capabilities.Interactive)
+            Progress.Progress().AutoClear(false).HideCompleted(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .Start(context => body(new BarProgress(context)));
+        else body(new LineProgress());
+    }
+
+    sealed class BarProgress(ProgressContext context) : IRunProgress
+    {
+        ProgressTask? current;
+        public void Message(string text) => Progress.MarkupLine(Markup.Escape(text));
+        public void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total)
+        {
+            current = context.AddTask(Markup.Escape($"[{cellNumber}/{cellCount}] {cell.BaseModel ?? "small"} {cell.Method.Label} seed {cell.Seed}"), maxValue: Math.Max(1, total));
+            current.Value = done;
+        }
+        public void PromptsDone(int count) => current?.Increment(count);
+        public void CellFinished() => current?.StopTask();
+    }
+
+    sealed class LineProgress : IRunProgress
+    {
+        readonly Stopwatch clock = Stopwatch.StartNew();
+        string cellName = "";
+        int done, total;
+        public void Message(string text) => Console.Error.WriteLine(text);
+        public void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total)
+        {
+            (cellName, this.done, this.total) = ($"[{cellNumber}/{cellCount}] {cell.BaseModel ?? "small"} {cell.Method.Label} seed {cell.Seed}", done, total);
+            clock.Restart();
+        }
+        public void PromptsDone(int count) => done += count;
+        public void CellFinished() => Console.Error.WriteLine($"{cellName}: {done}/{total} prompts, {clock.Elapsed.TotalSeconds:F1} s");
+    }
+
+    sealed class NullProgress : IRunProgress
+    {
+        public static NullProgress Instance { get; } = new();
+        public void Message(string text) { }
+        public void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total) { }
+        public void PromptsDone(int count) { }
+        public void CellFinished() { }
+    }
+}

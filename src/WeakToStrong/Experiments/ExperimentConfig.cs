@@ -1,0 +1,115 @@
+using WeakToStrong.Search;
+
+namespace WeakToStrong.Experiments;
+
+/// <summary>
+/// One experiment as its YAML file describes it (schema: experiments/README.md). Every field is validated by
+/// <see cref="ExperimentConfigParser"/>; a config that exists is a config that can run, models permitting.
+/// </summary>
+public sealed record ExperimentConfig
+{
+    public required string Name { get; init; }
+    /// <summary>The file it was read from, for messages.</summary>
+    public required string Source { get; init; }
+    /// <summary>sentiment, summarization or instruction: picks the embedded generator and the instruction judge.</summary>
+    public required string Task { get; init; }
+    public required DatasetSpec Dataset { get; init; }
+    public required IReadOnlyList<ModelSpec> Bases { get; init; }
+    public required ModelSpec? Tuned { get; init; }
+    public required ModelSpec? Untuned { get; init; }
+    public required GoldSpec Gold { get; init; }
+    /// <summary>The main comparison (Sweep == "") followed by each sweep's grid.</summary>
+    public required IReadOnlyList<MethodGroup> Groups { get; init; }
+    public required GenerationOptions Generation { get; init; }
+    public required IReadOnlyList<long> Seeds { get; init; }
+    /// <summary>Prompts searched together in one batch (a kill loses at most the batch in flight).</summary>
+    public required int BatchPrompts { get; init; }
+    /// <summary>Where the run writes, relative to the working directory unless absolute.</summary>
+    public required string Output { get; init; }
+
+    /// <summary>Every distinct (base model, method, seed) to generate, grouped by base model so one large model is loaded at a time.</summary>
+    public IReadOnlyList<Cell> Cells()
+    {
+        var cells = new List<Cell>();
+        var seen = new HashSet<string>();
+        void Add(Cell cell) { if (seen.Add(cell.Key)) cells.Add(cell); }
+        foreach (var group in Groups)
+            foreach (var method in group.Methods)
+                if (!method.UsesBaseModel)
+                    foreach (long seed in Seeds) Add(new Cell(null, method, seed));
+        foreach (var model in Bases)
+            foreach (var group in Groups.Where(g => g.Bases.Contains(model.Name)))
+                foreach (var method in group.Methods.Where(m => m.UsesBaseModel))
+                    foreach (long seed in Seeds) Add(new Cell(model.Name, method, seed));
+        return cells;
+    }
+}
+
+/// <summary>Where prompts come from: the task's generator (held-out split) or a JSONL file in the datasets/ schema.</summary>
+public sealed record DatasetSpec(string? Path, string Split, int Prompts, long Seed);
+
+/// <summary>A model: zoo:NAME (the embedded world), a directory, or a Hugging Face hub id in the local cache.</summary>
+public sealed record ModelSpec(string Name, string Reference, PromptTemplate Template);
+
+/// <summary>The gold evaluator: the instruction task's judge, or a reward model / classifier reading the template.</summary>
+public sealed record GoldSpec(string Reference, string Template)
+{
+    public const string InstructionJudge = "instruction-judge";
+    public const string PromptPlaceholder = "{raw_prompt}", ResponsePlaceholder = "{response}";
+    public bool IsInstructionJudge => Reference == InstructionJudge;
+    public string Apply(string prompt, string response) =>
+        Template.Replace(PromptPlaceholder, prompt, StringComparison.Ordinal).Replace(ResponsePlaceholder, response, StringComparison.Ordinal);
+}
+
+/// <summary>
+/// The methods one entry of the config asks for: an item of the main comparison (Sweep "") or one sweep's
+/// grid, on the listed base models. <see cref="Where"/> is its file:line:column, for errors found later.
+/// </summary>
+public sealed record MethodGroup(string Sweep, IReadOnlyList<string> Bases, IReadOnlyList<MethodSpec> Methods, string Where);
+
+public enum MethodKind { Base, SmallTuned, SmallUntuned, BestOfN, Eft, Cbs }
+
+/// <summary>A method with its parameters. Best-of-N is CBS(1, N, ∞) with the same guide; Base samples the large model alone.</summary>
+public sealed record MethodSpec(MethodKind Kind, int? W = null, int? K = null, int? L = null, int? N = null, double? Beta = null)
+{
+    public const int MaxRowsPerPrompt = 1024;
+
+    public static IReadOnlyList<string> Names { get; } = ["base", "small-tuned", "small-untuned", "bon", "eft", "cbs"];
+
+    public string Name => Kind switch
+    {
+        MethodKind.Base => "base", MethodKind.SmallTuned => "small-tuned", MethodKind.SmallUntuned => "small-untuned",
+        MethodKind.BestOfN => "bon", MethodKind.Eft => "eft", _ => "cbs",
+    };
+
+    public string Label => Kind switch
+    {
+        MethodKind.Base => "Base", MethodKind.SmallTuned => "Small tuned", MethodKind.SmallUntuned => "Small untuned",
+        MethodKind.BestOfN => $"BoN({N})", MethodKind.Eft => $"EFT(β={Beta:0.###})", _ => $"CBS({W},{K},{L?.ToString() ?? "∞"})",
+    };
+
+    /// <summary>File- and key-safe identity, e.g. cbs-w4-k4-l5.</summary>
+    public string Key => Kind switch
+    {
+        MethodKind.BestOfN => $"bon-n{N}", MethodKind.Eft => $"eft-beta{Beta:0.###}",
+        MethodKind.Cbs => $"cbs-w{W}-k{K}-l{L?.ToString() ?? "inf"}", _ => Name,
+    };
+
+    public bool UsesBaseModel => Kind is not (MethodKind.SmallTuned or MethodKind.SmallUntuned);
+
+    /// <summary>Whether the method needs the small tuned/untuned pair (as its guide, or as the model sampled).</summary>
+    public bool NeedsSmallPair => Kind is not MethodKind.Base;
+
+    public BeamSearchOptions Beam => Kind switch
+    {
+        MethodKind.Cbs => new BeamSearchOptions(W!.Value, K!.Value, L),
+        MethodKind.BestOfN => BeamSearchOptions.BestOfN(N!.Value),
+        _ => BeamSearchOptions.Sampling,
+    };
+}
+
+/// <summary>One unit of generation: a method on a base model (null for the small models sampled alone) with one seed.</summary>
+public sealed record Cell(string? BaseModel, MethodSpec Method, long Seed)
+{
+    public string Key => $"{BaseModel ?? "-"}/{Method.Key}/seed{Seed}";
+}

@@ -1,0 +1,365 @@
+using System.Text.RegularExpressions;
+using WeakToStrong.Search;
+using WeakToStrong.World;
+using YamlDotNet.RepresentationModel;
+
+namespace WeakToStrong.Experiments;
+
+/// <summary>
+/// Reads an experiment YAML file (schema and examples: experiments/README.md). Unknown keys, wrong types and
+/// impossible values are errors with file:line:column; all of them are reported at once.
+/// </summary>
+public static partial class ExperimentConfigParser
+{
+    public static ExperimentConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new InvalidInputException($"experiment config {path} not found");
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    public static ExperimentConfig Parse(string yaml, string source)
+    {
+        var root = YamlFields.LoadDocument(source, yaml, out string? syntaxError);
+        if (syntaxError is not null) throw new InvalidInputException(syntaxError);
+        if (root is null) throw new InvalidInputException($"{source}: the file is empty; expected an experiment (see experiments/README.md)");
+        var fields = new YamlFields(source);
+        var config = Read(fields, root, source);
+        if (fields.Errors.Count > 0 || config is null)
+            throw new InvalidInputException(string.Join(Environment.NewLine, fields.Errors.Take(25))
+                + (fields.Errors.Count > 25 ? $"{Environment.NewLine}... and {fields.Errors.Count - 25} more" : ""));
+        return config;
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    private static partial Regex SafeName();
+
+    static ExperimentConfig? Read(YamlFields fields, YamlNode rootNode, string source)
+    {
+        var top = fields.AsMapping(rootNode, "(top level)");
+        if (top is null) return null;
+
+        string? name = ReadName(fields, top.Required("name", "the experiment's name, e.g. sentiment-main"), "name");
+        string? task = null;
+        if (top.Required("task", $"one of {string.Join(", ", ZooPlan.Tasks)}") is YamlNode taskNode && fields.AsString(taskNode, "task") is string t)
+        {
+            if (ZooPlan.Tasks.Contains(t)) task = t;
+            else fields.Error(taskNode, "task", $"expected one of {string.Join(", ", ZooPlan.Tasks)}, got \"{t}\"");
+        }
+        var dataset = ReadDataset(fields, fields.AsMapping(top.Required("dataset", "where prompts come from"), "dataset"));
+        var models = fields.AsMapping(top.Required("models", "bases, tuned, untuned, gold"), "models");
+        IReadOnlyList<ModelSpec> bases = [];
+        ModelSpec? tuned = null, untuned = null;
+        GoldSpec? gold = null;
+        if (models is not null)
+        {
+            bases = ReadBases(fields, models);
+            tuned = ReadModel(fields, models.Optional("tuned"), "models.tuned", "small-tuned");
+            untuned = ReadModel(fields, models.Optional("untuned"), "models.untuned", "small-untuned");
+            gold = ReadGold(fields, models.Required("gold", $"{GoldSpec.InstructionJudge}, or a reward model / classifier"), "models.gold");
+            models.RejectUnknown();
+        }
+        var baseNames = bases.Select(b => b.Name).ToArray();
+        var groups = new List<MethodGroup>();
+        var methodsNode = top.Required("methods", "the main comparison, e.g. [base, small-tuned, {method: cbs, w: 4, k: 4, l: 5}]");
+        var methodItems = fields.AsList(methodsNode, "methods");
+        if (methodsNode is not null && methodItems.Count == 0 && methodsNode is YamlSequenceNode)
+            fields.Error(methodsNode, "methods", "expected at least one method");
+        for (int i = 0; i < methodItems.Count; i++)
+            if (ReadMethods(fields, methodItems[i], $"methods[{i}]", sweep: null) is { } methods)
+                groups.Add(new MethodGroup("", baseNames, methods, fields.Where(methodItems[i])));
+        var sweepItems = fields.AsList(top.Optional("sweeps"), "sweeps");
+        var sweepNames = new HashSet<string>();
+        for (int i = 0; i < sweepItems.Count; i++)
+        {
+            string path = $"sweeps[{i}]";
+            var sweep = fields.AsMapping(sweepItems[i], path);
+            if (sweep is null) continue;
+            string? sweepName = ReadName(fields, sweep.Required("name", "the sweep's name, e.g. chunk-length"), sweep.Child("name"));
+            if (sweepName is not null && !sweepNames.Add(sweepName)) fields.Error(sweepItems[i], sweep.Child("name"), $"a second sweep named \"{sweepName}\"");
+            IReadOnlyList<string> sweepBases = baseNames;
+            if (sweep.Optional("bases") is YamlNode basesNode)
+            {
+                var listed = new List<string>();
+                foreach (var item in fields.AsList(basesNode, sweep.Child("bases"), allowScalar: true))
+                    if (fields.AsString(item, sweep.Child("bases")) is string b)
+                    {
+                        if (baseNames.Contains(b)) listed.Add(b);
+                        else fields.Error(item, sweep.Child("bases"), $"expected the name of a model in models.bases ({string.Join(", ", baseNames)}), got \"{b}\"");
+                    }
+                sweepBases = listed;
+            }
+            if (ReadMethods(fields, sweep, sweepName ?? "?") is { } methods)
+                groups.Add(new MethodGroup(sweepName ?? "?", sweepBases, methods, fields.Where(sweepItems[i])));
+            sweep.RejectUnknown();
+        }
+
+        var generation = ReadGeneration(fields, fields.AsMapping(top.Required("generation", "max_new_tokens and sampling settings"), "generation"));
+        var seeds = new List<long>();
+        if (top.Optional("seeds") is YamlNode seedsNode)
+        {
+            foreach (var item in fields.AsList(seedsNode, "seeds", allowScalar: true))
+                if (fields.AsInteger(item, "seeds", long.MinValue, long.MaxValue) is long seed)
+                {
+                    if (seeds.Contains(seed)) fields.Error(item, "seeds", $"seed {seed} is listed twice");
+                    else seeds.Add(seed);
+                }
+            if (seeds.Count == 0 && fields.Errors.Count == 0) fields.Error(seedsNode, "seeds", "expected at least one seed");
+        }
+        else seeds.Add(0);
+        int batchPrompts = top.Optional("batch_prompts") is YamlNode batchNode ? (int)(fields.AsInteger(batchNode, "batch_prompts", 1, 1024) ?? 1) : 8;
+        string? output = top.Optional("output") is YamlNode outputNode ? fields.AsString(outputNode, "output") : null;
+        top.RejectUnknown();
+
+        var needsPair = groups.SelectMany(g => g.Methods).FirstOrDefault(m => m.NeedsSmallPair);
+        if (needsPair is not null && models is not null)
+            foreach (var (spec, key) in new[] { (tuned, "tuned"), (untuned, "untuned") })
+                if (spec is null)
+                    fields.Error(models.Node, "models", $"missing required key \"{key}\": method {needsPair.Name} needs the small tuned/untuned pair");
+        if (gold is { IsInstructionJudge: true } && task is not null and not "instruction" && models?.Optional("gold") is YamlNode goldNode)
+            fields.Error(goldNode, "models.gold", $"{GoldSpec.InstructionJudge} judges the embedded instruction task only; task is {task}");
+        if (fields.Errors.Count > 0) return null;
+        return new ExperimentConfig
+        {
+            Name = name!, Source = source, Task = task!, Dataset = dataset!, Bases = bases, Tuned = tuned, Untuned = untuned, Gold = gold!,
+            Groups = groups, Generation = generation!, Seeds = seeds, BatchPrompts = batchPrompts, Output = output ?? Path.Combine("results", name!),
+        };
+    }
+
+    static string? ReadName(YamlFields fields, YamlNode? node, string path)
+    {
+        if (node is null || fields.AsString(node, path) is not string name) return null;
+        if (SafeName().IsMatch(name)) return name;
+        fields.Error(node, path, $"expected letters, digits, '.', '_' or '-' (it names files), got \"{name}\"");
+        return null;
+    }
+
+    static DatasetSpec? ReadDataset(YamlFields fields, YamlFields.Mapping? map)
+    {
+        if (map is null) return null;
+        string? path = map.Optional("path") is YamlNode p ? fields.AsString(p, map.Child("path")) : null;
+        string split = "test";
+        if (map.Optional("split") is YamlNode splitNode && fields.AsString(splitNode, map.Child("split")) is string s)
+        {
+            if (s is "train" or "test") split = s;
+            else fields.Error(splitNode, map.Child("split"), $"expected train or test, got \"{s}\"");
+            if (path is not null) fields.Error(splitNode, map.Child("split"), "split applies to the task's generated prompts; a dataset path is read as it is");
+        }
+        int prompts = map.Required("prompts", "how many prompts, e.g. 100") is YamlNode n ? (int)(fields.AsInteger(n, map.Child("prompts"), 1, 1_000_000) ?? 1) : 1;
+        long seed = map.Optional("seed") is YamlNode seedNode ? fields.AsInteger(seedNode, map.Child("seed"), long.MinValue, long.MaxValue) ?? 0 : 0;
+        map.RejectUnknown();
+        return new DatasetSpec(path, split, prompts, seed);
+    }
+
+    static IReadOnlyList<ModelSpec> ReadBases(YamlFields fields, YamlFields.Mapping models)
+    {
+        var node = models.Required("bases", "one or more large base models");
+        var items = fields.AsList(node, "models.bases");
+        if (node is YamlSequenceNode && items.Count == 0) fields.Error(node, "models.bases", "expected at least one base model");
+        var bases = new List<ModelSpec>();
+        for (int i = 0; i < items.Count; i++)
+            if (ReadModel(fields, items[i], $"models.bases[{i}]", null) is ModelSpec model)
+            {
+                if (bases.Any(b => b.Name == model.Name)) fields.Error(items[i], $"models.bases[{i}].name", $"a second base model named \"{model.Name}\"; give each a distinct name");
+                else bases.Add(model);
+            }
+        return bases;
+    }
+
+    /// <summary>A model entry: a mapping {name?, path, template?}, or just the path. The name defaults to <paramref name="defaultName"/>, else the path's last part.</summary>
+    static ModelSpec? ReadModel(YamlFields fields, YamlNode? node, string path, string? defaultName)
+    {
+        if (node is null) return null;
+        string? reference, name = defaultName, template = null;
+        if (node is YamlScalarNode)
+            reference = fields.AsString(node, path);
+        else
+        {
+            var map = fields.AsMapping(node, path);
+            if (map is null) return null;
+            reference = map.Required("path", "zoo:NAME, a model directory or a hub id") is YamlNode p ? fields.AsString(p, map.Child("path")) : null;
+            if (map.Optional("name") is YamlNode nameNode) name = ReadName(fields, nameNode, map.Child("name"));
+            if (map.Optional("template") is YamlNode templateNode && fields.AsString(templateNode, map.Child("template")) is string t)
+            {
+                if (t.Contains(PromptTemplate.Placeholder, StringComparison.Ordinal)) template = t;
+                else fields.Error(templateNode, map.Child("template"), $"expected a format containing {PromptTemplate.Placeholder}, got \"{t}\"");
+            }
+            map.RejectUnknown();
+        }
+        if (reference is null) return null;
+        if (reference.StartsWith(ModelResolver.ZooPrefix, StringComparison.Ordinal) && reference.Length == ModelResolver.ZooPrefix.Length)
+        {
+            fields.Error(node, path, "expected zoo:NAME (e.g. zoo:base-large), got \"zoo:\"");
+            return null;
+        }
+        name ??= DefaultName(reference);
+        if (!SafeName().IsMatch(name))
+        {
+            fields.Error(node, path, $"cannot name this model after \"{reference}\"; add name: (letters, digits, '.', '_' or '-')");
+            return null;
+        }
+        return new ModelSpec(name, reference, template is null ? PromptTemplate.Raw : new PromptTemplate(template));
+    }
+
+    static string DefaultName(string reference) =>
+        reference.StartsWith(ModelResolver.ZooPrefix, StringComparison.Ordinal) ? reference[ModelResolver.ZooPrefix.Length..]
+        : Path.GetFileName(reference.TrimEnd('/', Path.DirectorySeparatorChar));
+
+    static GoldSpec? ReadGold(YamlFields fields, YamlNode? node, string path)
+    {
+        if (node is null) return null;
+        if (node is YamlScalarNode)
+            return fields.AsString(node, path) is string reference ? new GoldSpec(reference, GoldSpec.PromptPlaceholder + GoldSpec.ResponsePlaceholder) : null;
+        var map = fields.AsMapping(node, path);
+        if (map is null) return null;
+        string? goldPath = map.Required("path", "a reward model or classifier") is YamlNode p ? fields.AsString(p, map.Child("path")) : null;
+        string template = GoldSpec.PromptPlaceholder + GoldSpec.ResponsePlaceholder;
+        if (map.Optional("template") is YamlNode templateNode && fields.AsString(templateNode, map.Child("template")) is string t)
+        {
+            if (t.Contains(GoldSpec.ResponsePlaceholder, StringComparison.Ordinal)) template = t;
+            else fields.Error(templateNode, map.Child("template"), $"expected a format containing {GoldSpec.ResponsePlaceholder} (and usually {GoldSpec.PromptPlaceholder}), got \"{t}\"");
+        }
+        map.RejectUnknown();
+        if (goldPath == GoldSpec.InstructionJudge && map.Optional("template") is YamlNode tn)
+            fields.Error(tn, map.Child("template"), $"{GoldSpec.InstructionJudge} reads the instruction itself and takes no template");
+        return goldPath is null ? null : new GoldSpec(goldPath, template);
+    }
+
+    /// <summary>
+    /// A method entry: "base", "small-tuned", "small-untuned", or {method, params}. In a sweep (<paramref name="sweep"/>
+    /// set) each parameter may be a list and the grid over all of them is returned; cbs may give budget (K = budget / W).
+    /// </summary>
+    static IReadOnlyList<MethodSpec>? ReadMethods(YamlFields fields, YamlNode node, string path, string? sweep) =>
+        node is YamlScalarNode scalar && sweep is null
+            ? fields.AsString(scalar, path) switch
+            {
+                "base" => [new MethodSpec(MethodKind.Base)],
+                "small-tuned" => [new MethodSpec(MethodKind.SmallTuned)],
+                "small-untuned" => [new MethodSpec(MethodKind.SmallUntuned)],
+                string other => Fail(fields, scalar, path, other is "bon" or "eft" or "cbs"
+                    ? $"{other} takes parameters; write {{method: {other}, {Example(other)}}}"
+                    : $"expected base, small-tuned, small-untuned or a mapping {{method: bon|eft|cbs, ...}}, got \"{other}\""),
+                null => null,
+            }
+            : fields.AsMapping(node, path) is { } map ? ReadMethods(fields, map, sweep) : null;
+
+    static IReadOnlyList<MethodSpec>? ReadMethods(YamlFields fields, YamlFields.Mapping map, string? sweep)
+    {
+        bool grid = sweep is not null;
+        var methodNode = map.Required("method", "bon, eft or cbs" + (grid ? "" : " (or write base / small-tuned / small-untuned alone)"));
+        string? method = methodNode is null ? null : fields.AsString(methodNode, map.Child("method"));
+        IReadOnlyList<MethodSpec>? result = null;
+        switch (method)
+        {
+            case null: break;
+            case "bon":
+                result = Values(fields, map, "n", grid, n => fields.AsInteger(n, map.Child("n"), 1, MethodSpec.MaxRowsPerPrompt) ?? 0)
+                    ?.Select(n => new MethodSpec(MethodKind.BestOfN, N: (int)n)).ToArray();
+                break;
+            case "eft":
+                result = Values(fields, map, "beta", grid, b => fields.AsNumber(b, map.Child("beta"), _ => true, "a finite number (EFT strength β)") ?? 0)
+                    ?.Select(b => new MethodSpec(MethodKind.Eft, Beta: b)).ToArray();
+                break;
+            case "cbs":
+                result = CbsGrid(fields, map, grid);
+                break;
+            case "base" or "small-tuned" or "small-untuned" when !grid:
+                result = [new MethodSpec(method switch { "base" => MethodKind.Base, "small-tuned" => MethodKind.SmallTuned, _ => MethodKind.SmallUntuned })];
+                break;
+            case "base" or "small-tuned" or "small-untuned":
+                if (methodNode is not null) fields.Error(methodNode, map.Child("method"), $"{method} has no parameters to sweep; list it under methods");
+                break;
+            default:
+                if (methodNode is not null) fields.Error(methodNode, map.Child("method"), $"expected {(grid ? "" : "base, small-tuned, small-untuned, ")}bon, eft or cbs, got \"{method}\"");
+                break;
+        }
+        if (!grid) map.RejectUnknown();
+        return result?.Distinct().ToArray();
+    }
+
+    static IReadOnlyList<MethodSpec>? CbsGrid(YamlFields fields, YamlFields.Mapping map, bool grid)
+    {
+        var ws = Values(fields, map, "w", grid, w => fields.AsInteger(w, map.Child("w"), 1, MethodSpec.MaxRowsPerPrompt) ?? 0);
+        var kNode = map.Optional("k");
+        var budgetNode = grid ? map.Optional("budget") : null;
+        if (kNode is not null && budgetNode is not null)
+        {
+            fields.Error(budgetNode, map.Child("budget"), "give k or budget (K = budget / W), not both");
+            return null;
+        }
+        IReadOnlyList<long>? ks = null;
+        long? budget = null;
+        if (budgetNode is not null) budget = fields.AsInteger(budgetNode, map.Child("budget"), 1, MethodSpec.MaxRowsPerPrompt);
+        else ks = Values(fields, map, "k", grid, k => fields.AsInteger(k, map.Child("k"), 1, MethodSpec.MaxRowsPerPrompt) ?? 0, grid ? "k or budget" : null);
+        var ls = Values<int?>(fields, map, "l", grid, l => l is YamlScalarNode { Value: "inf" or "∞" } ? null
+            : fields.AsInteger(l, map.Child("l"), 1, 1_000_000) is long value ? (int)value : -1);
+        if (ws is null || ls is null || (ks is null && budget is null) || ls.Contains(-1)) return null;
+        var methods = new List<MethodSpec>();
+        foreach (long w in ws)
+            foreach (long k in ks ?? [budget!.Value / w])
+            {
+                if (budget is long b && b % w != 0)
+                {
+                    fields.Error(budgetNode!, map.Child("budget"), $"budget {b} is not a multiple of W = {w}; K = budget / W must be a whole number");
+                    return null;
+                }
+                if (w * k > MethodSpec.MaxRowsPerPrompt)
+                {
+                    fields.Error(map.Node, map.Path, $"W·K = {w}·{k} = {w * k} sequences per prompt is beyond the limit of {MethodSpec.MaxRowsPerPrompt}");
+                    return null;
+                }
+                foreach (int? l in ls) methods.Add(new MethodSpec(MethodKind.Cbs, W: (int)w, K: (int)k, L: l));
+            }
+        return methods;
+    }
+
+    /// <summary>A parameter's value, or in a sweep its list of values (a scalar is a list of one).</summary>
+    static IReadOnlyList<T>? Values<T>(YamlFields fields, YamlFields.Mapping map, string key, bool grid, Func<YamlNode, T?> read, string? expected = null)
+    {
+        var node = map.Required(key, expected ?? (grid ? "a value or a list of values" : "a value"));
+        if (node is null) return null;
+        if (node is YamlSequenceNode && !grid)
+        {
+            fields.Error(node, map.Child(key), "expected one value; to sweep values, move this method under sweeps:");
+            return null;
+        }
+        var items = fields.AsList(node, map.Child(key), allowScalar: true);
+        if (items.Count == 0) { fields.Error(node, map.Child(key), "expected at least one value"); return null; }
+        var values = new List<T>();
+        foreach (var item in items)
+        {
+            int before = fields.Errors.Count;
+            var value = read(item);
+            if (fields.Errors.Count > before) return null;
+            values.Add(value!);
+        }
+        return values;
+    }
+
+    static IReadOnlyList<MethodSpec>? Fail(YamlFields fields, YamlNode node, string path, string message)
+    {
+        fields.Error(node, path, message);
+        return null;
+    }
+
+    static string Example(string method) => method switch { "bon" => "n: 16", "eft" => "beta: 1.0", _ => "w: 4, k: 4, l: 5" };
+
+    static GenerationOptions? ReadGeneration(YamlFields fields, YamlFields.Mapping? map)
+    {
+        if (map is null) return null;
+        int maxNewTokens = map.Required("max_new_tokens", "the response length limit in tokens") is YamlNode m
+            ? (int)(fields.AsInteger(m, map.Child("max_new_tokens"), 1, 1_000_000) ?? 1) : 1;
+        double temperature = map.Optional("temperature") is YamlNode t ? fields.AsNumber(t, map.Child("temperature"), v => v >= 0, "a number ≥ 0 (0 = greedy)") ?? 0.7 : 0.7;
+        int topK = map.Optional("top_k") is YamlNode k ? (int)(fields.AsInteger(k, map.Child("top_k"), 0, int.MaxValue) ?? 0) : 50;
+        double topP = map.Optional("top_p") is YamlNode p ? fields.AsNumber(p, map.Child("top_p"), v => v > 0 && v <= 1, "a number in (0, 1]") ?? 1 : 1.0;
+        var stops = new List<string>();
+        if (map.Optional("stop") is YamlNode stopNode)
+            foreach (var item in fields.AsList(stopNode, map.Child("stop"), allowScalar: true))
+                if (fields.AsString(item, map.Child("stop")) is string stop)
+                {
+                    if (stop.Length == 0) fields.Error(item, map.Child("stop"), "expected a non-empty stop string");
+                    else stops.Add(stop);
+                }
+        map.RejectUnknown();
+        return new GenerationOptions(maxNewTokens, new SamplingOptions(temperature, topK, topP), stops);
+    }
+}

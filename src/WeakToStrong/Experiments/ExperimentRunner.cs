@@ -1,0 +1,259 @@
+using System.Diagnostics;
+using WeakToStrong.Evaluation;
+using WeakToStrong.Models;
+using WeakToStrong.Search;
+using WeakToStrong.Tokenization;
+using WeakToStrong.World;
+using WeakToStrong.World.Tasks;
+
+namespace WeakToStrong.Experiments;
+
+/// <summary>How `wts run` was invoked.</summary>
+public sealed record RunOptions
+{
+    public string? OutputOverride { get; init; }
+    public int ShardIndex { get; init; }
+    public int ShardCount { get; init; } = 1;
+    public bool Resume { get; init; }
+    /// <summary>Only the first N prompts of the dataset.</summary>
+    public int? Limit { get; init; }
+    /// <summary>The quick zoo, at most <see cref="QuickPrompts"/> prompts and the first seed: a smoke run.</summary>
+    public bool Quick { get; init; }
+    public string ZooRoot { get; init; } = Zoo.DefaultDirectory;
+    public ModelOptions Models { get; init; } = ModelOptions.Cpu;
+
+    public const int QuickPrompts = 12;
+
+    public void Validate()
+    {
+        if (ShardCount < 1 || ShardIndex < 0 || ShardIndex >= ShardCount)
+            throw new InvalidInputException($"--shard: expected i/n with 0 ≤ i < n, got {ShardIndex}/{ShardCount}");
+        if (Limit is < 1) throw new InvalidInputException($"--limit: expected a positive number of prompts, got {Limit}");
+    }
+}
+
+/// <summary>What a run reports as it goes (the CLI draws progress bars; tests record).</summary>
+public interface IRunProgress
+{
+    void Message(string text);
+    void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total);
+    void PromptsDone(int count);
+    void CellFinished();
+}
+
+/// <summary>
+/// Runs an experiment's cells (base model × method × parameters × seed) over its prompts, appending each
+/// batch's generations, implicit values and gold scores to the shard's log. Rows already in the log are
+/// skipped, so a rerun with --resume neither duplicates nor drops one; each prompt's random stream depends
+/// only on (seed, prompt index), so any sharding gives the same generations.
+/// </summary>
+public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options, IRunProgress progress)
+{
+    readonly ModelResolver resolver = new(options.ZooRoot, config.Task, options.Quick);
+
+    public RunDirectory Directory { get; } = new(options.OutputOverride ?? config.Output);
+
+    public IReadOnlyList<long> Seeds => options.Quick ? config.Seeds.Take(1).ToArray() : config.Seeds;
+
+    public IReadOnlyList<Cell> Cells => config.Cells().Where(c => Seeds.Contains(c.Seed)).ToArray();
+
+    /// <summary>The prompts (all shards), in dataset order; a prompt's index is its place here.</summary>
+    public IReadOnlyList<TaskPrompt> Prompts()
+    {
+        int count = Math.Min(config.Dataset.Prompts, Math.Min(options.Limit ?? int.MaxValue, options.Quick ? RunOptions.QuickPrompts : int.MaxValue));
+        if (config.Dataset.Path is not string path)
+            return TaskGenerators.Get(config.Task).Prompts(config.Dataset.Split, count, unchecked((ulong)config.Dataset.Seed));
+        if (!File.Exists(path))
+            throw new InvalidInputException($"{config.Source}: dataset.path {path} not found (expected JSONL prompts as in datasets/README.md)");
+        var prompts = TaskDatasets.ReadPrompts(path);
+        if (prompts.Count < Math.Min(count, config.Dataset.Prompts))
+            throw new InvalidInputException($"{config.Source}: dataset.prompts asks for {config.Dataset.Prompts} prompts but {path} has {prompts.Count}");
+        return prompts.Take(count).ToArray();
+    }
+
+    /// <summary>Resolves every model the config names (an error names the first that is missing) and fingerprints it.</summary>
+    public IReadOnlyDictionary<string, ModelFingerprint> ResolveModels()
+    {
+        var models = new SortedDictionary<string, ModelFingerprint>(StringComparer.Ordinal);
+        void Add(string role, string reference, string field)
+        {
+            string path = resolver.Resolve(reference, $"{config.Source}: {field}");
+            models[role] = new ModelFingerprint(reference, path, ModelResolver.Fingerprint(path));
+        }
+        for (int i = 0; i < config.Bases.Count; i++) Add("base:" + config.Bases[i].Name, config.Bases[i].Reference, $"models.bases[{i}] ({config.Bases[i].Reference})");
+        if (config.Tuned is { } tuned) Add("tuned", tuned.Reference, "models.tuned");
+        if (config.Untuned is { } untuned) Add("untuned", untuned.Reference, "models.untuned");
+        if (!config.Gold.IsInstructionJudge) Add("gold", config.Gold.Reference, "models.gold");
+        return models;
+    }
+
+    /// <summary>EFT compares logits token by token: refuse a config whose EFT cells would mix vocabularies.</summary>
+    public void CheckVocabularies(IReadOnlyDictionary<string, ModelFingerprint> models)
+    {
+        var eft = config.Groups.FirstOrDefault(g => g.Methods.Any(m => m.Kind == MethodKind.Eft));
+        if (eft is null || config.Tuned is null || config.Untuned is null) return;
+        var small = HfTokenizer.Load(models["tuned"].Path);
+        var untuned = HfTokenizer.Load(models["untuned"].Path);
+        if (Vocabularies.Difference(small, untuned) is string d)
+            throw new InvalidInputException($"{eft.Where}: eft: the tuned and untuned models' vocabularies differ ({d}); EFT needs one vocabulary");
+        foreach (string baseName in eft.Bases)
+            if (Vocabularies.Difference(HfTokenizer.Load(models["base:" + baseName].Path), small) is string difference)
+                throw new InvalidInputException($"{eft.Where}: eft on base model {baseName}: its vocabulary and the small models' differ ({difference}); " +
+                    "EFT needs one vocabulary; use cbs, which guides across vocabularies, or restrict the sweep's bases");
+    }
+
+    public void Run()
+    {
+        options.Validate();
+        var prompts = Prompts();
+        var mine = prompts.Select((p, i) => (Prompt: p, Index: i)).Where(p => p.Index % options.ShardCount == options.ShardIndex).ToArray();
+        var models = ResolveModels();
+        CheckVocabularies(models);
+        string configText = File.Exists(config.Source) ? File.ReadAllText(config.Source) : throw new InvalidInputException($"{config.Source} not found");
+        var manifest = new RunManifest(config.Name, config.Source, RunManifest.Hash(configText), configText, RunManifest.CodeVersionNow,
+            DateTime.UtcNow.ToString("O"), RunManifest.MachineNow(), models, options.ShardIndex, options.ShardCount, options.Quick, options.Limit);
+        string logPath = Directory.ShardGenerations(options.ShardIndex, options.ShardCount);
+        string manifestPath = Directory.ShardManifest(options.ShardIndex, options.ShardCount);
+        PrepareDirectory(manifest, manifestPath, logPath);
+
+        var done = GenerationLog.Read(logPath, repairTornTail: true).Select(r => r.Key).ToHashSet();
+        var cells = Cells;
+        int total = cells.Count * mine.Length, already = cells.Sum(c => mine.Count(p => done.Contains((c.Key, p.Index))));
+        progress.Message($"{config.Name}: {cells.Count} cells × {mine.Length} prompts{(options.ShardCount > 1 ? $" (shard {options.ShardIndex}/{options.ShardCount} of {prompts.Count})" : "")}" +
+            (already > 0 ? $"; {already} of {total} generations already in {logPath}" : ""));
+        if (already == total) return;
+
+        using var log = new GenerationLog.Writer(logPath);
+        using var participants = new Participants(config, models, options.Models);
+        for (int c = 0; c < cells.Count; c++)
+        {
+            var cell = cells[c];
+            var pending = mine.Where(p => !done.Contains((cell.Key, p.Index))).ToArray();
+            progress.CellStarted(c + 1, cells.Count, cell, mine.Length - pending.Length, mine.Length);
+            if (pending.Length > 0)
+            {
+                var method = participants.For(cell);
+                foreach (var batch in pending.Chunk(config.BatchPrompts))
+                {
+                    log.Append(method.Generate(batch.Select(p => (p.Prompt, p.Index)).ToArray()));
+                    progress.PromptsDone(batch.Length);
+                }
+            }
+            progress.CellFinished();
+        }
+    }
+
+    void PrepareDirectory(RunManifest manifest, string manifestPath, string logPath)
+    {
+        System.IO.Directory.CreateDirectory(Directory.Path);
+        if (File.Exists(manifestPath))
+        {
+            var recorded = RunManifest.Read(manifestPath);
+            if (!options.Resume)
+                throw new InvalidInputException($"{Directory.Path} already holds a run of {recorded.ConfigName} ({recorded.CreatedUtc}); " +
+                    "pass --resume to continue it, or choose another output (--output) or delete the directory");
+            if (manifest.Conflict(recorded) is string conflict)
+                throw new InvalidInputException($"cannot resume {Directory.Path}: {conflict}; run into a new output directory instead");
+            return;
+        }
+        if (File.Exists(logPath))
+            throw new InvalidInputException($"{logPath} exists without its manifest {manifestPath}; move it away or choose another output");
+        File.WriteAllText(Directory.Config, manifest.ConfigText);
+        RunDirectory.WriteAtomically(manifestPath, manifest.ToJson());
+    }
+
+    /// <summary>The gold evaluator a spec names; <paramref name="path"/> is its resolved directory (none for the instruction judge).</summary>
+    public static IGoldEvaluator OpenGold(GoldSpec gold, string? path, ModelOptions options) =>
+        gold.IsInstructionJudge ? new InstructionJudgeGold()
+        : new RewardModelGold(gold.Reference, RewardModel.Load(path ?? throw new ArgumentNullException(nameof(path)), options), gold.Apply);
+
+    /// <summary>
+    /// The loaded models: the small pair and the gold evaluator for the whole run, the current base model
+    /// until a cell needs another (cells come grouped by base model).
+    /// </summary>
+    sealed class Participants(ExperimentConfig config, IReadOnlyDictionary<string, ModelFingerprint> models, ModelOptions options) : IDisposable
+    {
+        readonly Lazy<PromptedModel?> tuned = new(() => config.Tuned is { } t ? Load(t, models["tuned"].Path, options) : null);
+        readonly Lazy<PromptedModel?> untuned = new(() => config.Untuned is { } u ? Load(u, models["untuned"].Path, options) : null);
+        readonly Lazy<IGoldEvaluator> gold = new(() => OpenGold(config.Gold, models.TryGetValue("gold", out var g) ? g.Path : null, options));
+        PromptedModel? large;
+
+        static PromptedModel Load(ModelSpec spec, string path, ModelOptions options) =>
+            new(spec.Name, PretrainedModels.LoadCausalLM(path, options), HfTokenizer.Load(path), spec.Template);
+
+
+        public CellGenerator For(Cell cell)
+        {
+            if (cell.BaseModel is string name && large?.Name != name)
+            {
+                large?.Model.Dispose();
+                large = null;
+                var spec = config.Bases.Single(b => b.Name == name);
+                large = Load(spec, models["base:" + name].Path, options);
+            }
+            return new CellGenerator(config, cell, large, tuned.Value, untuned.Value, gold.Value);
+        }
+
+        public void Dispose()
+        {
+            large?.Model.Dispose();
+            if (tuned.IsValueCreated) tuned.Value?.Model.Dispose();
+            if (untuned.IsValueCreated) untuned.Value?.Model.Dispose();
+            if (gold.IsValueCreated) gold.Value.Dispose();
+        }
+    }
+
+    /// <summary>One cell's method bound to its models: prompts in, finished records out.</summary>
+    sealed class CellGenerator(ExperimentConfig config, Cell cell, PromptedModel? large, PromptedModel? tuned, PromptedModel? untuned, IGoldEvaluator gold)
+    {
+        readonly GenerationOptions generation = config.Generation with { Seed = cell.Seed };
+
+        /// <summary>The model whose tokens the response is made of.</summary>
+        PromptedModel Sampler => cell.Method.Kind switch
+        {
+            MethodKind.SmallTuned => tuned!,
+            MethodKind.SmallUntuned => untuned!,
+            _ => large!,
+        };
+
+        public IReadOnlyList<GenerationRecord> Generate(IReadOnlyList<(TaskPrompt Prompt, int Index)> batch)
+        {
+            var clock = Stopwatch.StartNew();
+            var searchPrompts = batch.Select(p => new SearchPrompt(p.Index, p.Prompt.Prompt)).ToArray();
+            var sampler = Sampler;
+            IScorer? implicitValue = tuned is not null && untuned is not null ? LogProbScorer.ImplicitValue(sampler, tuned, untuned) : null;
+            var method = cell.Method;
+            var outputs = method.Kind switch
+            {
+                MethodKind.Eft => new EmulatedFineTuning(sampler, tuned!, untuned!, method.Beta!.Value, generation).Run(searchPrompts),
+                MethodKind.Cbs or MethodKind.BestOfN => new ChunkLevelBeamSearch(sampler, implicitValue, method.Beam, generation).Run(searchPrompts),
+                _ => new ChunkLevelBeamSearch(sampler, null, BeamSearchOptions.Sampling, generation).Run(searchPrompts),
+            };
+            double seconds = clock.Elapsed.TotalSeconds / batch.Count;
+            var values = outputs.Select((o, i) => implicitValue is null ? (double?)null
+                : method.Kind is MethodKind.Cbs or MethodKind.BestOfN ? o.Best.Score
+                : Scoring.ScoreFinal(implicitValue, batch[i].Prompt.Prompt, o.Best, sampler, generation.StopStrings)).ToArray();
+            var responses = outputs.Select(o => o.Best.Text).ToArray();
+            var golds = gold.Score(batch.Select(p => p.Prompt.Prompt).ToArray(), responses);
+            return batch.Select((p, i) => new GenerationRecord(
+                cell.Key, cell.BaseModel, method.Name, method.Label, method.W, method.K, method.L, method.N, method.Beta, cell.Seed,
+                p.Index, p.Prompt.Id, p.Prompt.Prompt, p.Prompt.Reference, responses[i], outputs[i].Best.Finish?.ToString(),
+                values[i], golds[i], Win(p.Prompt, responses[i]),
+                // The small models sampled alone spend no large-model tokens.
+                method.UsesBaseModel ? outputs[i].Compute.LargeTokensSampled : 0,
+                method.UsesBaseModel ? outputs[i].Compute.SmallTokensScored : outputs[i].Compute.LargeTokensSampled,
+                outputs[i].Compute.ForwardCalls, seconds)).ToArray();
+        }
+
+        /// <summary>Instruction following against the reference policy's output: 1 win, 0.5 tie, 0 loss.</summary>
+        double? Win(TaskPrompt prompt, string response) =>
+            config.Gold.IsInstructionJudge && prompt.Reference is string reference
+                ? InstructionTask.Compare(InstructionTask.InstructionOf(prompt.Prompt), response, reference) switch
+                {
+                    InstructionTask.PairwiseOutcome.Win => 1.0,
+                    InstructionTask.PairwiseOutcome.Tie => 0.5,
+                    _ => 0.0,
+                }
+                : null;
+    }
+}

@@ -1,0 +1,91 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace WeakToStrong.Experiments;
+
+/// <summary>
+/// The files of one run: manifest, the config as run, generations (one log per shard), tables, figures.
+/// A run with n = 1 shard writes generations.jsonl; shard i of n writes generations.shard-i-of-n.jsonl and
+/// `wts merge` combines them.
+/// </summary>
+public sealed record RunDirectory(string Path)
+{
+    public string Manifest => Join("manifest.json");
+    public string Config => Join("config.yaml");
+    public string Generations => Join("generations.jsonl");
+    public string Samples => Join("samples.csv");
+    public string Summary => Join("summary.csv");
+    public string Figures => Join("figures");
+    public string AlpacaEval => Join("alpaca_eval");
+
+    public string ShardGenerations(int index, int count) => count == 1 ? Generations : Join($"generations.shard-{index}-of-{count}.jsonl");
+    public string ShardManifest(int index, int count) => count == 1 ? Manifest : Join($"manifest.shard-{index}-of-{count}.json");
+
+    public IReadOnlyList<string> ShardLogs() =>
+        Directory.Exists(Path) ? Directory.GetFiles(Path, "generations.shard-*-of-*.jsonl").Order(StringComparer.Ordinal).ToArray() : [];
+
+    string Join(string name) => System.IO.Path.Combine(Path, name);
+
+    public static void WriteAtomically(string path, string text)
+    {
+        string temporary = path + ".tmp";
+        File.WriteAllText(temporary, text, new UTF8Encoding(false));
+        File.Move(temporary, path, overwrite: true);
+    }
+}
+
+/// <summary>What a run was: the config (text and hash), code version, model fingerprints, machine and options.</summary>
+public sealed record RunManifest(
+    string ConfigName, string ConfigFile, string ConfigSha256, string ConfigText, string CodeVersion, string CreatedUtc,
+    IReadOnlyDictionary<string, string> Machine, IReadOnlyDictionary<string, ModelFingerprint> Models,
+    int ShardIndex, int ShardCount, bool Quick, int? Limit)
+{
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    /// <summary>The assembly's informational version, which the SDK suffixes with the git commit (+sha).</summary>
+    public static string CodeVersionNow =>
+        typeof(RunManifest).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    public static IReadOnlyDictionary<string, string> MachineNow() => new SortedDictionary<string, string>
+    {
+        ["host"] = Environment.MachineName,
+        ["os"] = RuntimeInformation.OSDescription,
+        ["architecture"] = RuntimeInformation.OSArchitecture.ToString(),
+        ["processors"] = Environment.ProcessorCount.ToString(),
+        ["dotnet"] = RuntimeInformation.FrameworkDescription,
+        ["torch_threads"] = TorchSharp.torch.get_num_threads().ToString(),
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static RunManifest Read(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<RunManifest>(File.ReadAllText(path), Json) ?? throw new JsonException("null");
+        }
+        catch (Exception e) when (e is JsonException or IOException)
+        {
+            throw new InvalidInputException($"{path}: not a run manifest ({e.Message})");
+        }
+    }
+
+    /// <summary>Why a run with this manifest cannot continue the run recorded in <paramref name="recorded"/>, or null.</summary>
+    public string? Conflict(RunManifest recorded)
+    {
+        if (recorded.ConfigSha256 != ConfigSha256) return "the config changed since (its SHA-256 differs)";
+        if (recorded.Quick != Quick) return $"it was run {(recorded.Quick ? "with" : "without")} --quick";
+        if (recorded.Limit != Limit) return $"it was run with --limit {recorded.Limit?.ToString() ?? "(none)"}";
+        foreach (var (role, model) in Models)
+            if (recorded.Models.TryGetValue(role, out var before) && before.Fingerprint != model.Fingerprint)
+                return $"model {role} ({model.Path}) changed since (fingerprint {before.Fingerprint[..12]} → {model.Fingerprint[..12]})";
+        return null;
+    }
+}
+
+public sealed record ModelFingerprint(string Reference, string Path, string Fingerprint);

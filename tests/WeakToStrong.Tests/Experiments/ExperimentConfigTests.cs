@@ -1,0 +1,164 @@
+using WeakToStrong.Experiments;
+
+namespace WeakToStrong.Tests.Experiments;
+
+public class ExperimentConfigTests
+{
+    const string Valid = """
+        name: demo
+        task: sentiment
+        dataset:
+          prompts: 20
+          seed: 3
+        models:
+          bases:
+            - {name: small-base, path: zoo:base-small}
+            - path: zoo:base-large
+              template: "Review: {raw_prompt}"
+          tuned: zoo:small-tuned
+          untuned: {path: zoo:small-untuned}
+          gold: zoo:gold
+        methods:
+          - base
+          - small-tuned
+          - {method: bon, n: 16}
+          - {method: eft, beta: 0.5}
+          - method: cbs
+            w: 4
+            k: 4
+            l: 5
+        sweeps:
+          - name: chunk-length
+            bases: [base-large]
+            method: cbs
+            w: [1, 2, 4]
+            budget: 16
+            l: [1, 10, inf]
+          - name: compute
+            method: bon
+            n: [1, 4]
+        generation:
+          max_new_tokens: 32
+          temperature: 0.9
+          stop: ["\n"]
+        seeds: [0, 1]
+        """;
+
+    static ExperimentConfig Parse(string yaml) => ExperimentConfigParser.Parse(yaml, "demo.yaml");
+
+    static string Error(string yaml) => Assert.Throws<InvalidInputException>(() => Parse(yaml)).Message;
+
+    [Fact]
+    public void ReadsEveryField()
+    {
+        var config = Parse(Valid);
+        Assert.Equal("demo", config.Name);
+        Assert.Equal(("test", 20, 3L), (config.Dataset.Split, config.Dataset.Prompts, config.Dataset.Seed));
+        Assert.Equal(["small-base", "base-large"], config.Bases.Select(b => b.Name));
+        Assert.Equal("Review: x", config.Bases[1].Template.Apply("x"));
+        Assert.Equal("zoo:small-untuned", config.Untuned!.Reference);
+        Assert.Equal((32, 0.9, 50, 1.0), (config.Generation.MaxNewTokens, config.Generation.Sampling.Temperature, config.Generation.Sampling.TopK, config.Generation.Sampling.TopP));
+        Assert.Equal(["\n"], config.Generation.StopStrings);
+        Assert.Equal([0L, 1L], config.Seeds);
+        Assert.Equal(Path.Combine("results", "demo"), config.Output);
+        Assert.Equal(8, config.BatchPrompts);
+    }
+
+    [Fact]
+    public void SweepsExpandToTheGridWithKFromTheBudget()
+    {
+        var config = Parse(Valid);
+        var sweep = config.Groups.Single(g => g.Sweep == "chunk-length");
+        Assert.Equal(["base-large"], sweep.Bases);
+        Assert.Equal(["CBS(1,16,1)", "CBS(1,16,10)", "CBS(1,16,∞)", "CBS(2,8,1)", "CBS(2,8,10)", "CBS(2,8,∞)", "CBS(4,4,1)", "CBS(4,4,10)", "CBS(4,4,∞)"],
+            sweep.Methods.Select(m => m.Label));
+        Assert.All(sweep.Methods, m => Assert.Equal(16, m.W * m.K));
+        Assert.Equal(["BoN(1)", "BoN(4)"], config.Groups.Single(g => g.Sweep == "compute").Methods.Select(m => m.Label));
+        Assert.Equal(["Base", "Small tuned", "BoN(16)", "EFT(β=0.5)", "CBS(4,4,5)"], config.Groups.Where(g => g.Sweep == "").SelectMany(g => g.Methods).Select(m => m.Label));
+    }
+
+    [Fact]
+    public void CellsAreDistinctAndGroupedByBaseModel()
+    {
+        var cells = Parse(Valid).Cells();
+        // small-tuned once per seed; per base: base, bon16, eft, cbs(4,4,5) + bon1, bon4; base-large also the 9 chunk-length cells.
+        Assert.Equal(2 * (1 + 6 + 6 + 9), cells.Count);
+        Assert.Equal(cells.Count, cells.Select(c => c.Key).Distinct().Count());
+        var order = cells.Where(c => c.BaseModel is not null).Select(c => c.BaseModel).Distinct().ToArray();
+        Assert.Equal(new string?[] { "small-base", "base-large" }, order);
+        Assert.True(cells.Where(c => c.BaseModel is not null).Select(c => c.BaseModel).SequenceEqual(
+            cells.Where(c => c.BaseModel is not null).Select(c => c.BaseModel).OrderBy(b => Array.IndexOf(order, b))), "one base model at a time");
+    }
+
+    [Fact]
+    public void UnknownKeyIsReportedWithItsPosition()
+    {
+        string message = Error(Valid.Replace("  temperature: 0.9", "  temprature: 0.9"));
+        Assert.Contains("demo.yaml:35:3: generation.temprature: unknown key; expected one of: max_new_tokens, temperature", message);
+    }
+
+    [Theory]
+    [InlineData("    w: 4\n", "    w: 0\n", "demo.yaml:20:8: methods[4].w: expected an integer in [1, 1024], got 0")]
+    [InlineData("  temperature: 0.9", "  temperature: hot", "demo.yaml:35:16: generation.temperature: expected a number ≥ 0 (0 = greedy), got \"hot\"")]
+    [InlineData("    budget: 16", "    budget: 10", "demo.yaml:28:13: sweeps[0].budget: budget 10 is not a multiple of W = 4")]
+    [InlineData("  - {method: bon, n: 16}", "  - {method: bon, n: [4, 16]}", "demo.yaml:17:22: methods[2].n: expected one value; to sweep values, move this method under sweeps:")]
+    [InlineData("task: sentiment", "task: imdb", "demo.yaml:2:7: task: expected one of sentiment, summarization, instruction, got \"imdb\"")]
+    [InlineData("  tuned: zoo:small-tuned\n", "", "models: missing required key \"tuned\": method small-tuned needs the small tuned/untuned pair")]
+    [InlineData("seeds: [0, 1]", "seeds: [0, 0]", "demo.yaml:37:12: seeds: seed 0 is listed twice")]
+    [InlineData("    bases: [base-large]", "    bases: [base-xl]", "sweeps[0].bases: expected the name of a model in models.bases (small-base, base-large), got \"base-xl\"")]
+    [InlineData("  - base\n", "  - cbs\n", "methods[0]: cbs takes parameters; write {method: cbs, w: 4, k: 4, l: 5}")]
+    [InlineData("    l: [1, 10, inf]", "    l: [1, 10, forever]", "sweeps[0].l: expected an integer in [1, 1000000], got \"forever\"")]
+    [InlineData("  gold: zoo:gold", "  gold: instruction-judge", "instruction-judge judges the embedded instruction task only")]
+    public void ImpossibleValuesAreErrors(string from, string to, string expected)
+    {
+        Assert.Contains(from, Valid);
+        string message = Error(Valid.Replace(from, to));
+        Assert.Contains(expected, message);
+    }
+
+    [Fact]
+    public void TooManySequencesPerPromptIsAnError()
+    {
+        string message = Error(Valid.Replace("    w: 4\n    k: 4\n", "    w: 64\n    k: 32\n"));
+        Assert.Contains("W·K = 64·32 = 2048 sequences per prompt is beyond the limit of 1024", message);
+    }
+
+    [Fact]
+    public void EveryErrorIsReportedAtOnce()
+    {
+        string message = Error(Valid.Replace("  temperature: 0.9", "  temperature: -1").Replace("  prompts: 20", "  prompts: 0").Replace("name: demo", "name: a/b"));
+        var lines = message.Split('\n');
+        Assert.Equal(3, lines.Length);
+        Assert.Contains(lines, l => l.StartsWith("demo.yaml:1:7: name:"));
+        Assert.Contains(lines, l => l.StartsWith("demo.yaml:4:12: dataset.prompts: expected an integer in [1, 1000000], got 0"));
+        Assert.Contains(lines, l => l.StartsWith("demo.yaml:35:16: generation.temperature"));
+    }
+
+    [Fact]
+    public void SyntaxErrorsCarryTheirPosition()
+    {
+        string message = Error("name: demo\ntask: [sentiment\n");
+        Assert.StartsWith("demo.yaml:", message);
+        Assert.Contains("YAML syntax error", message);
+    }
+
+    [Fact]
+    public void MissingSectionsAreNamed()
+    {
+        string message = Error("name: demo\ntask: sentiment\n");
+        foreach (string key in new[] { "dataset", "models", "methods", "generation" })
+            Assert.Contains($"demo.yaml:1:1: (top level): missing required key \"{key}\"", message);
+    }
+
+    [Fact]
+    public void ShippedConfigsAreValid()
+    {
+        var configs = Directory.GetFiles(Path.Combine(RepositoryPaths.Root, "experiments"), "*.yaml", SearchOption.AllDirectories);
+        Assert.True(configs.Length >= 5, $"expected the shipped experiments, found {configs.Length}");
+        foreach (string path in configs)
+        {
+            var config = ExperimentConfigParser.Load(path);
+            Assert.NotEmpty(config.Cells());
+        }
+    }
+}
