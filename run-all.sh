@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# The main job: builds `wts`, trains the embedded world (tokenizers and the tiny model zoo for the three
-# synthetic tasks; only what is missing, into $WTS_ZOO_DIR or ~/.cache/weak-to-strong/zoo), then prints the
-# checks that show the paper's shape: base models improve with size, the gold evaluators are accurate, the
-# tuned small model beats the untuned one, and weak-to-strong search (CBS 4,4,5 on the largest base, guided by
-# the small pair) beats both sampling that base and sampling the small tuned model.
-# Pass --quick for the two-minute zoo. The YAML experiment harness (CSV tables and figures) comes next.
+# The main job: builds `wts`, trains the embedded world if it is missing (tokenizers and the tiny model zoo of
+# the three synthetic tasks, into $WTS_ZOO_DIR or ~/.cache/weak-to-strong/zoo), runs every experiment in
+# experiments/*.yaml and writes results/: per experiment the generations, CSV tables and figures, and
+# results/README.md with the summary tables and the figures inline.
+#   ./run-all.sh           full zoo and configs (about 30 minutes on 2 CPU cores)
+#   ./run-all.sh --quick   quick zoo, 12 prompts, first seed, into results/quick/ (a smoke run of a few minutes)
+# Interrupted? Run it again: finished runs are kept and unfinished ones resume where they stopped.
 set -euo pipefail
 cd "$(dirname "$0")"
 quick=()
-[[ "${1:-}" == "--quick" ]] && quick=(--quick)
+results=results
+if [[ "${1:-}" == "--quick" ]]; then quick=(--quick); results=results/quick; fi
 dotnet build src/WeakToStrong.Cli -c Release -v quiet -nologo
 wts() { dotnet src/WeakToStrong.Cli/bin/Release/net10.0/wts.dll "$@"; }
 
+start=$SECONDS
 wts zoo build "${quick[@]}"
-wts zoo check "${quick[@]}" --prompts 100
+runs=()
+for config in experiments/*.yaml; do
+  name=$(basename "$config" .yaml)
+  wts run "$config" "${quick[@]}" --output "$results/$name" --resume
+  runs+=("$results/$name")
+done
+wts report "${runs[@]}" --out "$results/README.md"
+echo "run-all: done in $((SECONDS - start)) s; see $results/README.md"

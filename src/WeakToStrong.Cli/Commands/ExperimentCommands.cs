@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Spectre.Console;
+using Spectre.Console.Rendering;
 using WeakToStrong.Evaluation;
 using WeakToStrong.Experiments;
 using WeakToStrong.Reporting;
@@ -184,12 +185,25 @@ internal static class ExperimentCommands
 
     static void PrintSummary(string title, IReadOnlyList<SummaryRow> rows)
     {
-        var table = new Table().Title(title).AddColumns("sweep", "base model", "method", "n", "gold [95% CI]", "win rate", "LC win rate", "large tok", "s/sample");
+        // Cells are plain text: labels and intervals contain brackets, which Spectre would read as markup.
+        static IRenderable[] Cells(params string[] texts) => texts.Select(t => (IRenderable)new Text(t)).ToArray();
+        bool winRates = rows.Any(r => r.WinRate is not null);
+        var table = new Table().Title(Markup.Escape(title));
+        foreach (var header in winRates
+            ? new[] { "sweep", "base model", "method", "n", "gold [95% CI]", "win rate [95% CI]", "LC win rate [95% CI]", "large tok", "s/sample" }
+            : new[] { "sweep", "base model", "method", "n", "gold [95% CI]", "large tok", "s/sample" })
+            table.AddColumn(new TableColumn(new Text(header)));
         foreach (var r in rows)
-            table.AddRow(r.Sweep.Length == 0 ? "main" : r.Sweep, r.BaseModel.Length == 0 ? "—" : r.BaseModel, r.Label, r.Count.ToString(),
-                $"{r.GoldMean:F3} [{r.GoldLow:F3}, {r.GoldHigh:F3}]",
-                r.WinRate is double w ? $"{w:P1}" : "", r.LcWinRate is double lc ? $"{lc:P1} [{r.LcWinRateLow:P1}, {r.LcWinRateHigh:P1}]" : "",
-                $"{r.LargeTokens:F0}", $"{r.WallSeconds:F2}");
+        {
+            var cells = new List<string> { r.Sweep.Length == 0 ? "main" : r.Sweep, r.BaseModel.Length == 0 ? "—" : r.BaseModel, r.Label, r.Count.ToString(),
+                $"{r.GoldMean:F3} [{r.GoldLow:F3}, {r.GoldHigh:F3}]" };
+            if (winRates)
+                cells.AddRange([$"{r.WinRate:P1} [{r.WinRateLow:P1}, {r.WinRateHigh:P1}]", $"{r.LcWinRate:P1} [{r.LcWinRateLow:P1}, {r.LcWinRateHigh:P1}]"]);
+            cells.AddRange([$"{r.LargeTokens:F0}", $"{r.WallSeconds:F2}"]);
+            table.AddRow(Cells([.. cells]));
+        }
+        // A log file is not a terminal: do not wrap the table at 80 columns.
+        if (!AnsiConsole.Profile.Capabilities.Interactive) AnsiConsole.Profile.Width = 200;
         AnsiConsole.Write(table);
     }
 
