@@ -15,4 +15,13 @@ var root = new RootCommand("WeakToStrong: weak-to-strong search (Zhou et al., 20
     DataCommand.Create(),
 };
 foreach (var command in ExperimentCommands.Create()) root.Subcommands.Add(command);
+try
+{
+    args = ConfigFileArguments.Expand(root, args);
+}
+catch (WeakToStrong.InvalidInputException e)
+{
+    Console.Error.WriteLine($"wts: error: {e.Message}");
+    return 2;
+}
 return root.Parse(args).Invoke();

@@ -23,7 +23,7 @@ internal static class TrainCommand
 
         public Command AddTo(Command command)
         {
-            foreach (var option in new Option[] { Steps, BatchSize, LearningRate, Warmup, Seed, Out }) command.Options.Add(option);
+            foreach (var option in new Option[] { Steps, BatchSize, LearningRate, Warmup, Seed, Out, ConfigFileArguments.Option() }) command.Options.Add(option);
             Runtime.AddTo(command);
             return command;
         }

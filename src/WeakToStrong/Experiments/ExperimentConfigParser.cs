@@ -35,7 +35,7 @@ public static partial class ExperimentConfigParser
 
     static ExperimentConfig? Read(YamlFields fields, YamlNode rootNode, string source)
     {
-        var top = fields.AsMapping(rootNode, "(top level)");
+        var top = fields.AsMapping(rootNode, "");
         if (top is null) return null;
 
         string? name = ReadName(fields, top.Required("name", "the experiment's name, e.g. sentiment-main"), "name");

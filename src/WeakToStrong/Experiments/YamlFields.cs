@@ -8,7 +8,7 @@ namespace WeakToStrong.Experiments;
 /// Strict, position-aware reading of a YAML document: every error names file:line:column, the field's path
 /// and what was expected. Errors are collected so one run of `wts validate` reports all of them.
 /// </summary>
-internal sealed class YamlFields(string file)
+public sealed class YamlFields(string file)
 {
     readonly List<string> errors = [];
 
@@ -36,7 +36,7 @@ internal sealed class YamlFields(string file)
 
     public string Where(YamlNode node) => $"{file}:{node.Start.Line}:{node.Start.Column}";
 
-    public void Error(YamlNode node, string path, string message) => errors.Add($"{Where(node)}: {path}: {message}");
+    public void Error(YamlNode node, string path, string message) => errors.Add($"{Where(node)}: {(path.Length == 0 ? "(top level)" : path)}: {message}");
 
     public static string Describe(YamlNode node) => node switch
     {
@@ -127,7 +127,7 @@ internal sealed class YamlFields(string file)
         public YamlNode? Required(string key, string expected)
         {
             var value = Optional(key);
-            if (value is null) fields.Error(node, path.Length == 0 ? "(top level)" : path, $"missing required key \"{key}\" ({expected})");
+            if (value is null) fields.Error(node, path, $"missing required key \"{key}\" ({expected})");
             return value;
         }
 

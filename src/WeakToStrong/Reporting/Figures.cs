@@ -13,7 +13,7 @@ namespace WeakToStrong.Reporting;
 /// <item><c>main-&lt;task&gt;</c>: gold reward per base model for base, EFT, BoN and CBS, with the small tuned model as a line.</item>
 /// <item><c>lc-winrate-&lt;task&gt;</c>: length-controlled win rates of base and CBS, with the small models as lines.</item>
 /// <item><c>ablation-beam-width-&lt;task&gt;-&lt;sweep&gt;</c>: for a CBS sweep that varies W at a fixed W·K (per L), gold vs W, a line per L.</item>
-/// <item><c>ablation-chunk-length-&lt;task&gt;-&lt;sweep&gt;</c>: for any other CBS sweep over several L, gold vs L, a line per (W, K).</item>
+/// <item><c>ablation-chunk-length-&lt;task&gt;-&lt;sweep&gt;</c>: for a CBS sweep over several L, gold vs L, a line per (W, K) (a grid over W and L makes both).</item>
 /// <item><c>compute-&lt;task&gt;</c>: gold vs large-model tokens, a line per (BoN or CBS, base model) with two or more
 /// cells, drawn from the main comparison and every sweep that makes no ablation figure.</item>
 /// </list>
@@ -142,9 +142,10 @@ public static class Figures
             {
                 var cells = sweepRows.Where(r => r.BaseModel == model).ToList();
                 var suffix = models.Count > 1 ? $"-{SafeName(model)}" : "";
+                // A grid over both W and L makes both figures, as the paper plots one grid both ways.
                 if (IsBeamWidthSweep(cells))
                     ablations.Add(new(AblationKind.BeamWidth, $"ablation-beam-width-{SafeName(task)}-{SafeName(sweep)}{suffix}", sweep, model, cells));
-                else if (cells.Select(r => r.L).Distinct().Count() >= 2)
+                if (cells.Select(r => r.L).Distinct().Count() >= 2)
                     ablations.Add(new(AblationKind.ChunkLength, $"ablation-chunk-length-{SafeName(task)}-{SafeName(sweep)}{suffix}", sweep, model, cells));
             }
         }

@@ -42,6 +42,40 @@ public class TrainCliTests(TinyWorld world) : IClassFixture<TinyWorld>
     }
 
     [Fact]
+    public void AYamlConfigGivesTheFlagsAndTheCommandLineWins()
+    {
+        string dir = Path.Combine(world.Root, "train-yaml");
+        Directory.CreateDirectory(dir);
+        string corpus = Path.Combine(dir, "corpus.jsonl");
+        TaskDatasets.WriteTexts(corpus, Enumerable.Range(0, 30).Select(i => $"the film number {i} was good."));
+        string config = Path.Combine(dir, "pretrain.yaml");
+        File.WriteAllText(config, $"""
+            model_type: llama
+            layers: 1
+            hidden: 32
+            heads: 4
+            kv-heads: 2
+            tokenizer: {world.Dir("large")}
+            corpus: {corpus}
+            steps: 4
+            batch_size: 4
+            block_size: 16
+            out: {Path.Combine(dir, "from-yaml")}
+            """);
+        var run = Wts.Run("train", "pretrain", "--config", config, "--steps", "2");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains("step 2/2", run.Stderr);
+        var trained = ModelConfig.Load(Path.Combine(dir, "from-yaml", "config.json"));
+        Assert.Equal(("llama", 1, 32, 2), (trained.ModelType, trained.NumHiddenLayers, trained.HiddenSize, trained.NumKeyValueHeads));
+
+        File.AppendAllText(config, "\nlearning_rate: 0.1\n");
+        var unknown = Wts.Run("train", "pretrain", "--config", config);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains($"{config}:12:1: learning_rate: not a flag of `pretrain`; expected one of:", unknown.Stderr);
+        Assert.Contains("lr", unknown.Stderr);
+    }
+
+    [Fact]
     public void MissingDataIsExitCode2NamingTheFile()
     {
         string missing = Path.Combine(world.Root, "no-such-corpus.jsonl");

@@ -44,6 +44,7 @@ public sealed class FiguresTests : IDisposable
         string[] figures =
         [
             "main-sentiment", "ablation-chunk-length-sentiment-chunk-length", "ablation-beam-width-sentiment-beam-width",
+            "ablation-chunk-length-sentiment-beam-width", // the beam-width grid has two L, so it is also plotted against L
             "compute-sentiment", "main-instruction", "lc-winrate-instruction",
         ];
         var expected = figures.SelectMany(name => new[] { name + ".png", name + ".svg" }).Order().ToList();
@@ -57,7 +58,7 @@ public sealed class FiguresTests : IDisposable
     {
         var pngs = Figures.WriteAll(Experiment(), _directory).Where(p => p.EndsWith(".png")).ToList();
 
-        Assert.Equal(6, pngs.Count);
+        Assert.Equal(7, pngs.Count);
         foreach (var png in pngs)
         {
             var bytes = File.ReadAllBytes(png);

@@ -62,7 +62,7 @@ public sealed class ResultsReadmeTests : IDisposable
         var markdown = Render();
 
         var links = Regex.Matches(markdown, @"!\[([^\]]+)\]\(([^)]+)\)").Select(m => (Title: m.Groups[1].Value, Path: m.Groups[2].Value)).ToList();
-        Assert.Equal(4 + 2, links.Count);
+        Assert.Equal(5 + 2, links.Count); // sentiment: main, two chunk-length views, beam width, compute; instruction: main, LC
         Assert.Contains(("main-sentiment", "sentiment%20run/figures/main-sentiment.png"), links);
         Assert.Contains(("lc-winrate-instruction", "instruction/figures/lc-winrate-instruction.png"), links);
         Assert.All(links, link =>

@@ -1,0 +1,59 @@
+using WeakToStrong.Evaluation;
+using WeakToStrong.Experiments;
+
+namespace WeakToStrong.Tests.Experiments;
+
+public class ExperimentEvaluationTests
+{
+    static readonly ExperimentConfig Config = ExperimentConfigParser.Parse("""
+        name: tabulate
+        task: sentiment
+        dataset: {prompts: 3}
+        models:
+          bases: [{name: big, path: zoo:base-large}]
+          tuned: zoo:small-tuned
+          untuned: zoo:small-untuned
+          gold: zoo:gold
+        methods: [small-tuned, {method: cbs, w: 2, k: 2, l: 4}]
+        sweeps:
+          - {name: chunk, method: cbs, w: 2, k: 2, l: [4, 8]}
+        generation: {max_new_tokens: 8}
+        seeds: [0, 1]
+        """, "tabulate.yaml");
+
+    static GenerationRecord Record(Cell cell, int prompt, double gold, long largeTokens = 10) => new(
+        cell.Key, cell.BaseModel, cell.Method.Name, cell.Method.Label, cell.Method.W, cell.Method.K, cell.Method.L, cell.Method.N, cell.Method.Beta,
+        cell.Seed, prompt, $"id{prompt}", $"prompt {prompt}", null, $"response {prompt}", "Eos", gold / 2, gold, null, largeTokens, 20, 3, 0.5);
+
+    [Fact]
+    public void SeedsAreAveragedWithinAPromptAndCellsAppearInEveryTableTheyBelongTo()
+    {
+        var cells = Config.Cells();
+        Assert.Equal(2 * (1 + 2), cells.Count); // small-tuned, CBS(2,2,4) (main and sweep), CBS(2,2,8); × 2 seeds
+        var records = cells.SelectMany(c => Enumerable.Range(0, 3).Select(p => Record(c, p, gold: p + 10 * c.Seed + (c.Method.L ?? 0)))).ToArray();
+        var tables = ExperimentEvaluation.Tabulate(Config, records);
+
+        Assert.Equal(["|Small tuned", "|CBS(2,2,4)", "chunk|CBS(2,2,4)", "chunk|CBS(2,2,8)"], tables.Summary.Select(s => $"{s.Sweep}|{s.Label}"));
+        var main = tables.Summary[1];
+        // per prompt: mean over seeds of p + 10·seed + 4 = p + 9; over prompts 0..2: 10.
+        Assert.Equal((6, 2, 10.0), (main.Count, main.Seeds, main.GoldMean));
+        Assert.Equal(5.0, main.ImplicitValueMean);
+        Assert.InRange(main.GoldLow, 9.0, 10.0); // the bootstrap resamples the three per-prompt means 9, 10, 11
+        Assert.InRange(main.GoldHigh, 10.0, 11.0);
+        Assert.Equal("big", main.BaseModel);
+        Assert.Equal("", tables.Summary[0].BaseModel);
+        Assert.Null(main.WinRate);
+        Assert.Equal(4 * 6, tables.Samples.Count);
+        Assert.Equal(6, tables.Samples.Count(s => s.Sweep == "chunk" && s.L == 4));
+    }
+
+    [Fact]
+    public void MissingCellsAreLeftOutRatherThanInvented()
+    {
+        var cell = Config.Cells().First(c => c.Method.Kind == MethodKind.Cbs);
+        var tables = ExperimentEvaluation.Tabulate(Config, [Record(cell, 0, 1.0), Record(cell, 1, 3.0)]);
+        Assert.All(tables.Summary, s => Assert.Equal("CBS(2,2,4)", s.Label));
+        Assert.Equal(2, tables.Summary.Count); // the main table and the sweep's
+        Assert.All(tables.Summary, s => Assert.Equal(2.0, s.GoldMean));
+    }
+}
