@@ -43,7 +43,11 @@ public sealed record RunManifest(
     IReadOnlyDictionary<string, string> Machine, IReadOnlyDictionary<string, ModelFingerprint> Models,
     int ShardIndex, int ShardCount, bool Quick, int? Limit)
 {
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // the config text stays readable
+    };
 
     public static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 

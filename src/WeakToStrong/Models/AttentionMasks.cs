@@ -6,6 +6,10 @@ namespace WeakToStrong.Models;
 /// <summary>The padding and causal masks of decoder-only models, with Hugging Face's conventions.</summary>
 public static class AttentionMasks
 {
+    // Kept for the process's life: TorchSharp 0.107 can finalize a temporary Scalar while a native op still reads it (README, known issues).
+    static readonly Scalar LowestFloat16 = (-65504.0).ToScalar(), LowestBFloat16 = (-3.3895313892515355e38).ToScalar(),
+        LowestFloat64 = double.MinValue.ToScalar(), LowestFloat32 = ((double)float.MinValue).ToScalar(), One = 1L.ToScalar();
+
     /// <summary>
     /// Position ids for the last <paramref name="queryLength"/> columns of a [B, S] attention mask:
     /// cumsum(mask) − 1, with padded positions set to 1, as transformers' generate() does for left padding.
@@ -13,7 +17,7 @@ public static class AttentionMasks
     public static Tensor PositionIds(Tensor attentionMask, int queryLength)
     {
         var positions = attentionMask.to(ScalarType.Int64).cumsum(-1) - 1;
-        positions = positions.masked_fill(attentionMask.eq(0), 1);
+        positions = positions.masked_fill(attentionMask.eq(0), One);
         return positions.narrow(1, positions.shape[1] - queryLength, queryLength);
     }
 
@@ -48,12 +52,12 @@ public static class AttentionMasks
         var allowedPerRow = allowed.unsqueeze(0).unsqueeze(0).expand(batch, 1, queryLength, keyLength);
         if (attentionMask is not null)
             allowedPerRow = allowedPerRow.logical_and(attentionMask.ne(0).view(batch, 1, 1, keyLength));
-        double lowest = dtype switch
+        var lowest = dtype switch
         {
-            ScalarType.Float16 => -65504.0,
-            ScalarType.BFloat16 => -3.3895313892515355e38,
-            ScalarType.Float64 => double.MinValue,
-            _ => float.MinValue,
+            ScalarType.Float16 => LowestFloat16,
+            ScalarType.BFloat16 => LowestBFloat16,
+            ScalarType.Float64 => LowestFloat64,
+            _ => LowestFloat32,
         };
         return zeros(batch, 1, queryLength, keyLength, dtype: dtype, device: device).masked_fill(allowedPerRow.logical_not(), lowest);
     }

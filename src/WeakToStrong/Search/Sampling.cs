@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace WeakToStrong.Search;
@@ -18,6 +19,9 @@ public sealed record SamplingOptions(double Temperature = 0.7, int TopK = 50, do
 
 public static class Sampling
 {
+    // Kept for the process's life: TorchSharp 0.107 can finalize a temporary Scalar while a native op still reads it (README, known issues).
+    static readonly Scalar NegativeInfinity = double.NegativeInfinity.ToScalar();
+
     /// <summary>
     /// Temperature, then top-k, then top-p (nucleus) filtering of logits [B, V], as transformers' logits
     /// warpers do in that order: removed tokens get −∞; ties at the k-th logit are kept; top-p keeps the
@@ -32,7 +36,7 @@ public static class Sampling
         {
             var (largest, _) = scores.topk(options.TopK, dim: -1);
             var kth = largest.narrow(-1, options.TopK - 1, 1);
-            scores = scores.masked_fill(scores.lt(kth), double.NegativeInfinity);
+            scores = scores.masked_fill(scores.lt(kth), NegativeInfinity);
         }
         if (options.TopP < 1.0)
         {
@@ -41,7 +45,7 @@ public static class Sampling
             var removeSorted = cumulative.le(1 - options.TopP);
             removeSorted.narrow(-1, vocabulary - 1, 1).fill_(false); // keep the most likely token
             var remove = zeros_like(removeSorted).scatter(-1, order, removeSorted);
-            scores = scores.masked_fill(remove, double.NegativeInfinity);
+            scores = scores.masked_fill(remove, NegativeInfinity);
         }
         return scores;
     }
