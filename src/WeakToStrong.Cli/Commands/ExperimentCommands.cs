@@ -30,7 +30,7 @@ internal static class ExperimentCommands
             foreach (string path in result.GetValue(configs)!)
             {
                 var config = ExperimentConfigParser.Load(path);
-                var runner = new ExperimentRunner(config, new RunOptions { Quick = result.GetValue(quick), ZooRoot = result.GetValue(zoo) ?? Zoo.DefaultDirectory }, NullProgress.Instance);
+                var runner = new ExperimentRunner(config, new RunOptions { Quick = result.GetValue(quick), ZooRoot = result.GetValue(zoo) ?? Zoo.DefaultDirectory }, IRunProgress.None);
                 Console.WriteLine($"{path}: valid: {config.Name} ({config.Task}), {runner.Cells.Count} cells " +
                     $"({config.Bases.Count} base models, {config.Groups.Sum(g => g.Methods.Count)} method settings, {config.Seeds.Count} seeds) × {config.Dataset.Prompts} prompts");
                 IReadOnlyDictionary<string, ModelFingerprint> models;
@@ -75,7 +75,7 @@ internal static class ExperimentCommands
             };
             options.Validate();
             var clock = Stopwatch.StartNew();
-            var runner = new ExperimentRunner(experiment, options, NullProgress.Instance);
+            var runner = new ExperimentRunner(experiment, options, IRunProgress.None);
             WithProgress(progress => new ExperimentRunner(experiment, options, progress).Run());
             if (count > 1)
             {
@@ -198,7 +198,7 @@ internal static class ExperimentCommands
             var cells = new List<string> { r.Sweep.Length == 0 ? "main" : r.Sweep, r.BaseModel.Length == 0 ? "—" : r.BaseModel, r.Label, r.Count.ToString(),
                 $"{r.GoldMean:F3} [{r.GoldLow:F3}, {r.GoldHigh:F3}]" };
             if (winRates)
-                cells.AddRange([$"{r.WinRate:P1} [{r.WinRateLow:P1}, {r.WinRateHigh:P1}]", $"{r.LcWinRate:P1} [{r.LcWinRateLow:P1}, {r.LcWinRateHigh:P1}]"]);
+                cells.AddRange([Percent(r.WinRate, r.WinRateLow, r.WinRateHigh), Percent(r.LcWinRate, r.LcWinRateLow, r.LcWinRateHigh)]);
             cells.AddRange([$"{r.LargeTokens:F0}", $"{r.WallSeconds:F2}"]);
             table.AddRow(Cells([.. cells]));
         }
@@ -206,6 +206,9 @@ internal static class ExperimentCommands
         if (!AnsiConsole.Profile.Capabilities.Interactive) AnsiConsole.Profile.Width = 200;
         AnsiConsole.Write(table);
     }
+
+    static string Percent(double? mean, double? low, double? high) =>
+        mean is double m ? FormattableString.Invariant($"{100 * m:F1}% [{100 * low:F1}, {100 * high:F1}]") : "";
 
     /// <summary>Progress bars with ETA per cell on a terminal; one line per cell when stderr is a log file.</summary>
     static void WithProgress(Action<IRunProgress> body)
@@ -243,14 +246,5 @@ internal static class ExperimentCommands
         }
         public void PromptsDone(int count) => done += count;
         public void CellFinished() => Console.Error.WriteLine($"{cellName}: {done}/{total} prompts, {clock.Elapsed.TotalSeconds:F1} s");
-    }
-
-    sealed class NullProgress : IRunProgress
-    {
-        public static NullProgress Instance { get; } = new();
-        public void Message(string text) { }
-        public void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total) { }
-        public void PromptsDone(int count) { }
-        public void CellFinished() { }
     }
 }

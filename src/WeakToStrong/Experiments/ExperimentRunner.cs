@@ -39,6 +39,17 @@ public interface IRunProgress
     void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total);
     void PromptsDone(int count);
     void CellFinished();
+
+    /// <summary>Reports nothing (validation, merging).</summary>
+    static IRunProgress None { get; } = new Silent();
+
+    private sealed class Silent : IRunProgress
+    {
+        public void Message(string text) { }
+        public void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total) { }
+        public void PromptsDone(int count) { }
+        public void CellFinished() { }
+    }
 }
 
 /// <summary>

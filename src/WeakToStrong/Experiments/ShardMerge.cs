@@ -27,7 +27,7 @@ public static class ShardMerge
             throw new InvalidInputException($"{other}: a shard of a {ShardCountOf(other)}-way split beside a {count}-way one; keep one split per directory");
 
         var config = ExperimentConfigParser.Parse(manifests[0].ConfigText, run.Config);
-        var runner = new ExperimentRunner(config, new RunOptions { Quick = manifests[0].Quick, Limit = manifests[0].Limit }, NoProgress.Instance);
+        var runner = new ExperimentRunner(config, new RunOptions { Quick = manifests[0].Quick, Limit = manifests[0].Limit }, IRunProgress.None);
         int prompts = runner.Prompts().Count;
         var cells = runner.Cells;
         var present = records.GroupBy(r => r.Key).ToDictionary(g => g.Key, g => g.Count());
@@ -51,14 +51,5 @@ public static class ShardMerge
     {
         string name = Path.GetFileNameWithoutExtension(path);
         return int.Parse(name[(name.LastIndexOf("-of-", StringComparison.Ordinal) + 4)..]);
-    }
-
-    sealed class NoProgress : IRunProgress
-    {
-        public static NoProgress Instance { get; } = new();
-        public void Message(string text) { }
-        public void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total) { }
-        public void PromptsDone(int count) { }
-        public void CellFinished() { }
     }
 }
