@@ -21,12 +21,7 @@ public static class ExperimentEvaluation
         {
             using var gold = rescore(config);
             log?.Invoke($"rescoring {records.Count} responses with {gold.Name}");
-            var scores = new double[records.Count];
-            foreach (var batch in Enumerable.Range(0, records.Count).Chunk(64))
-            {
-                var golds = gold.Score(batch.Select(i => records[i].Prompt).ToArray(), batch.Select(i => records[i].Response).ToArray());
-                for (int j = 0; j < batch.Length; j++) scores[batch[j]] = golds[j];
-            }
+            var scores = ExperimentRunner.ScoreAlone(gold, records.Select(r => r.Prompt).ToArray(), records.Select(r => r.Response).ToArray());
             records = records.Select((r, i) => r with { Gold = scores[i] }).ToArray();
         }
         var tables = Tabulate(config, records);

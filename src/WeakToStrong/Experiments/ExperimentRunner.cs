@@ -199,6 +199,10 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         gold.IsInstructionJudge ? new InstructionJudgeGold()
         : new RewardModelGold(gold.Reference, RewardModel.Load(path ?? throw new ArgumentNullException(nameof(path)), options), gold.Apply);
 
+    /// <summary>Gold scores computed one response at a time (batch-independent, see <see cref="CellGenerator.Generate"/>).</summary>
+    public static double[] ScoreAlone(IGoldEvaluator gold, IReadOnlyList<string> prompts, IReadOnlyList<string> responses) =>
+        prompts.Select((p, i) => gold.Score([p], [responses[i]])[0]).ToArray();
+
     /// <summary>
     /// The loaded models: the small pair and the gold evaluator for the whole run, the current base model
     /// until a cell needs another (cells come grouped by base model).
@@ -262,11 +266,12 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
                 _ => new ChunkLevelBeamSearch(sampler, null, BeamSearchOptions.Sampling, generation).Run(searchPrompts),
             };
             double seconds = clock.Elapsed.TotalSeconds / batch.Count;
+            // Each response is scored alone, whatever chose it: a score then does not depend on which prompts shared
+            // its batch (padding changes float32 rounding), so shards, resumed runs and batch sizes agree exactly.
             var values = outputs.Select((o, i) => implicitValue is null ? (double?)null
-                : method.Kind is MethodKind.Cbs or MethodKind.BestOfN ? o.Best.Score
                 : Scoring.ScoreFinal(implicitValue, batch[i].Prompt.Prompt, o.Best, sampler, generation.StopStrings)).ToArray();
             var responses = outputs.Select(o => o.Best.Text).ToArray();
-            var golds = gold.Score(batch.Select(p => p.Prompt.Prompt).ToArray(), responses);
+            var golds = ScoreAlone(gold, batch.Select(p => p.Prompt.Prompt).ToArray(), responses);
             return batch.Select((p, i) => new GenerationRecord(
                 cell.Key, cell.BaseModel, method.Name, method.Label, method.W, method.K, method.L, method.N, method.Beta, cell.Seed,
                 p.Index, p.Prompt.Id, p.Prompt.Prompt, p.Prompt.Reference, responses[i], outputs[i].Best.Finish?.ToString(),
