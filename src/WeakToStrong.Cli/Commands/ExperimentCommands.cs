@@ -30,7 +30,7 @@ internal static class ExperimentCommands
             foreach (string path in result.GetValue(configs)!)
             {
                 var config = ExperimentConfigParser.Load(path);
-                var runner = new ExperimentRunner(config, new RunOptions { Quick = result.GetValue(quick), ZooRoot = result.GetValue(zoo) ?? Zoo.DefaultDirectory }, IRunProgress.None);
+                var runner = new ExperimentRunner(config, new RunOptions { Quick = result.GetValue(quick), ZooRoot = result.GetValue(zoo) ?? Zoo.DefaultDirectory });
                 Console.WriteLine($"{path}: valid: {config.Name} ({config.Task}), {runner.Cells.Count} cells " +
                     $"({config.Bases.Count} base models, {config.Groups.Sum(g => g.Methods.Count)} method settings, {config.Seeds.Count} seeds) × {config.Dataset.Prompts} prompts");
                 IReadOnlyDictionary<string, ModelFingerprint> models;
@@ -75,8 +75,8 @@ internal static class ExperimentCommands
             };
             options.Validate();
             var clock = Stopwatch.StartNew();
-            var runner = new ExperimentRunner(experiment, options, IRunProgress.None);
-            WithProgress(progress => new ExperimentRunner(experiment, options, progress).Run());
+            var runner = new ExperimentRunner(experiment, options);
+            WithProgress(runner.Run);
             if (count > 1)
             {
                 Console.Error.WriteLine($"shard {index}/{count} done in {clock.Elapsed.TotalSeconds:F0} s; when every shard is done: wts merge {runner.Directory.Path}");

@@ -32,24 +32,13 @@ public sealed record RunOptions
     }
 }
 
-/// <summary>What a run reports as it goes (the CLI draws progress bars; tests record).</summary>
+/// <summary>What a run reports as it goes (the CLI draws progress bars on a terminal, a line per cell in a log).</summary>
 public interface IRunProgress
 {
     void Message(string text);
     void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total);
     void PromptsDone(int count);
     void CellFinished();
-
-    /// <summary>Reports nothing (validation, merging).</summary>
-    static IRunProgress None { get; } = new Silent();
-
-    private sealed class Silent : IRunProgress
-    {
-        public void Message(string text) { }
-        public void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total) { }
-        public void PromptsDone(int count) { }
-        public void CellFinished() { }
-    }
 }
 
 /// <summary>
@@ -58,7 +47,7 @@ public interface IRunProgress
 /// skipped, so a rerun with --resume neither duplicates nor drops one; each prompt's random stream depends
 /// only on (seed, prompt index), so any sharding gives the same generations.
 /// </summary>
-public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options, IRunProgress progress)
+public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options)
 {
     readonly ModelResolver resolver = new(options.ZooRoot, config.Task, options.Quick);
 
@@ -113,7 +102,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
                     "EFT needs one vocabulary; use cbs, which guides across vocabularies, or restrict the sweep's bases");
     }
 
-    public void Run()
+    public void Run(IRunProgress progress)
     {
         options.Validate();
         var prompts = Prompts();
@@ -146,7 +135,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
                 var method = participants.For(cell);
                 foreach (var batch in pending.Chunk(config.BatchPrompts))
                 {
-                    log.Append(GenerateWithRetry(method, batch.Select(p => (p.Prompt, p.Index)).ToArray()));
+                    log.Append(GenerateWithRetry(method, batch.Select(p => (p.Prompt, p.Index)).ToArray(), progress));
                     progress.PromptsDone(batch.Length);
                 }
             }
@@ -158,7 +147,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
     /// A batch is a pure function of its prompts and seed, so one that hit TorchSharp 0.107's premature Scalar
     /// finalization (a native op failing with "Expected false to be true"; README, known issues) is run again.
     /// </summary>
-    IReadOnlyList<GenerationRecord> GenerateWithRetry(CellGenerator method, IReadOnlyList<(TaskPrompt Prompt, int Index)> batch)
+    static IReadOnlyList<GenerationRecord> GenerateWithRetry(CellGenerator method, IReadOnlyList<(TaskPrompt Prompt, int Index)> batch, IRunProgress progress)
     {
         for (int attempt = 1; ; attempt++)
         {

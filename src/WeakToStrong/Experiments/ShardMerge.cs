@@ -27,7 +27,7 @@ public static class ShardMerge
             throw new InvalidInputException($"{other}: a shard of a {ShardCountOf(other)}-way split beside a {count}-way one; keep one split per directory");
 
         var config = ExperimentConfigParser.Parse(manifests[0].ConfigText, run.Config);
-        var runner = new ExperimentRunner(config, new RunOptions { Quick = manifests[0].Quick, Limit = manifests[0].Limit }, IRunProgress.None);
+        var runner = new ExperimentRunner(config, new RunOptions { Quick = manifests[0].Quick, Limit = manifests[0].Limit });
         int prompts = runner.Prompts().Count;
         var cells = runner.Cells;
         var present = records.GroupBy(r => r.Key).ToDictionary(g => g.Key, g => g.Count());
