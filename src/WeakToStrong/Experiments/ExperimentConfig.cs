@@ -74,8 +74,6 @@ public sealed record MethodSpec(MethodKind Kind, int? W = null, int? K = null, i
 {
     public const int MaxRowsPerPrompt = 1024;
 
-    public static IReadOnlyList<string> Names { get; } = ["base", "small-tuned", "small-untuned", "bon", "eft", "cbs"];
-
     public string Name => Kind switch
     {
         MethodKind.Base => "base", MethodKind.SmallTuned => "small-tuned", MethodKind.SmallUntuned => "small-untuned",

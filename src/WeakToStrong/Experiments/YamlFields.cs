@@ -96,13 +96,6 @@ public sealed class YamlFields(string file)
         return null;
     }
 
-    public bool? AsBoolean(YamlNode node, string path)
-    {
-        if (node is YamlScalarNode { Value: "true" or "false" } scalar) return scalar.Value == "true";
-        Error(node, path, $"expected true or false, got {Describe(node)}");
-        return null;
-    }
-
     static string Range(long min, long max) =>
         max == long.MaxValue ? $"≥ {min}" : $"in [{min}, {max}]";
 
