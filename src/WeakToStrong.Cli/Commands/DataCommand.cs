@@ -1,9 +1,13 @@
 using System.CommandLine;
+using WeakToStrong.Evaluation;
+using WeakToStrong.Models;
+using WeakToStrong.Search;
+using WeakToStrong.World;
 using WeakToStrong.World.Tasks;
 
 namespace WeakToStrong.Cli.Commands;
 
-/// <summary>`wts data generate`: write a synthetic task's datasets as JSONL.</summary>
+/// <summary>`wts data generate`: a synthetic task's datasets as JSONL; `wts data on-policy-pairs`: the paper's DPO data recipe.</summary>
 internal static class DataCommand
 {
     public static Command Create()
@@ -39,6 +43,52 @@ internal static class DataCommand
             }
             return 0;
         }));
-        return new Command("data", "Synthetic task datasets.") { generate };
+        return new Command("data", "Synthetic task datasets, and on-policy preference pairs for DPO.") { generate, OnPolicyPairs() };
+    }
+
+    const string InstructionJudge = "instruction-judge";
+
+    static Command OnPolicyPairs()
+    {
+        var policy = new Option<string>("--policy") { Description = "model the pairs are sampled from (the untuned / SFT model DPO starts from)", Required = true };
+        var prompts = new Option<string>("--prompts") { Description = "JSONL with a \"prompt\" per line (e.g. prompts-train.jsonl of `wts data generate`)", Required = true };
+        var gold = new Option<string>("--gold") { Description = $"reward model / classifier that labels the pairs (reads prompt + response), or {InstructionJudge}", Required = true };
+        var output = new Option<string>("--out") { Description = "JSONL of {\"prompt\", \"chosen\", \"rejected\"} for `wts train dpo`; must not exist", Required = true };
+        var maxNewTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 64 };
+        var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 1.0 };
+        var topK = new Option<int>("--top-k") { Description = "0 = off", DefaultValueFactory = _ => 0 };
+        var topP = new Option<double>("--top-p") { DefaultValueFactory = _ => 1.0 };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
+        var runtime = new RuntimeOptions();
+        var command = new Command("on-policy-pairs",
+            "Two responses per prompt sampled from --policy, labelled by --gold under Bradley–Terry (chosen with probability σ(r₁ − r₂)), as the paper built imdb_preference.")
+        {
+            policy, prompts, gold, output, maxNewTokens, temperature, topK, topP, seed,
+        };
+        runtime.AddTo(command);
+        command.SetAction(result => Cli.Run(() =>
+        {
+            string target = result.GetValue(output)!;
+            if (File.Exists(target)) throw new InvalidInputException($"--out {target}: already exists; choose another path (nothing was overwritten)");
+            var generation = new GenerationOptions(result.GetValue(maxNewTokens),
+                new SamplingOptions(result.GetValue(temperature), result.GetValue(topK), result.GetValue(topP)), null, result.GetValue(seed));
+            generation.Validate();
+            var texts = TaskDatasets.ReadPrompts(result.GetValue(prompts)!).Select(p => p.Prompt).ToArray();
+            if (texts.Length == 0) throw new InvalidInputException($"--prompts {result.GetValue(prompts)}: no prompts");
+            var options = runtime.Apply(result);
+            string goldReference = result.GetValue(gold)!;
+            using IGoldEvaluator judge = goldReference == InstructionJudge ? new InstructionJudgeGold()
+                : new RewardModelGold(goldReference, RewardModel.Load(goldReference, options, Cli.Warn));
+            string policyReference = result.GetValue(policy)!;
+            using var model = PretrainedModels.LoadCausalLM(policyReference, options, Cli.Warn);
+            var sampler = new PromptedModel("policy", model, Cli.LoadTokenizer(policyReference), PromptTemplate.Raw);
+            var made = OnPolicyPreferences.Sample(sampler, judge, texts, generation,
+                progress: done => Console.Error.Write($"\rsampling: {done}/{2 * texts.Length} responses"));
+            Console.Error.WriteLine();
+            TaskDatasets.WritePairs(target, made.Pairs.Select(p => new PreferencePair(p.Prompt, p.Chosen, p.Rejected)));
+            Console.WriteLine($"{target}: {made.Pairs.Count} pairs from {texts.Length} prompts ({made.Ties} without a preference: equal responses or scores)");
+            return 0;
+        }));
+        return command;
     }
 }

@@ -126,7 +126,7 @@ public static class Zoo
             using var classifier = NewClassifier(config, options, seed ^ 0x601D);
             RewardModelTraining.Classification(classifier, tokenizer, examples, budget, step => progress?.Invoke("gold", step, gold.Steps));
             PretrainedModels.Save(classifier, config, zoo.Gold!, zoo.Tokenizer);
-            var heldOut = sentiment.ClassifierExamples(1000, seed ^ 0xE7A1).Select(Labelled).ToArray();
+            var heldOut = sentiment.ClassifierExamples(plan.GoldHeldOut, seed ^ 0xE7A1).Select(Labelled).ToArray();
             using var reward = new RewardModel(classifier, tokenizer, options);
             var logits = reward.Logits(heldOut.Select(e => e.Text).ToArray());
             return heldOut.Zip(logits).Count(p => (p.Second[1] > p.Second[0] ? 1 : 0) == p.First.Label) / (double)heldOut.Length;
@@ -140,7 +140,7 @@ public static class Zoo
             using var rewardModel = NewClassifier(config, options, seed ^ 0x601D);
             RewardModelTraining.BradleyTerry(rewardModel, tokenizer, pairs, budget, step => progress?.Invoke("gold", step, gold.Steps));
             PretrainedModels.Save(rewardModel, config, zoo.Gold!, zoo.Tokenizer);
-            var heldOut = generator.PreferencePairs(1000, seed ^ 0xE7A1).Select(Pair).ToArray();
+            var heldOut = generator.PreferencePairs(plan.GoldHeldOut, seed ^ 0xE7A1).Select(Pair).ToArray();
             using var reward = new RewardModel(rewardModel, tokenizer, options);
             var chosen = reward.Score(heldOut.Select(p => p.Prompt + p.Chosen).ToArray());
             var rejected = reward.Score(heldOut.Select(p => p.Prompt + p.Rejected).ToArray());

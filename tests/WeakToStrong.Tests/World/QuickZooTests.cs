@@ -66,21 +66,17 @@ public class QuickZooTests(QuickZoo zoo)
         Assert.True(accuracy >= 0.75, $"held-out accuracy {accuracy:F3}");
     }
 
+    /// <summary>The evidence, on 100 held-out prompts: the paper's shape in every task of the quick world.</summary>
     [Theory, MemberData(nameof(Tasks))]
-    public void WeakToStrongSearchBeatsSamplingTheLargeModel(string task)
+    public void WeakToStrongSearchBeatsBaseSamplingAndTheSmallTunedModel(string task)
     {
-        var results = ZooCheck.Run(zoo.Tasks[task], promptCount: 40).ToDictionary(r => r.Method.Split(' ')[0] + " " + r.Method.Split(' ')[1][..3]);
+        var results = ZooCheck.Run(zoo.Tasks[task], promptCount: 100).ToDictionary(r => r.Method.Split(' ')[0] + " " + r.Method.Split(' ')[1][..3]);
         double untuned = results["small-untuned sam"].Gold.Mean, tuned = results["small-tuned sam"].Gold.Mean;
         double baseSampling = results["base-large sam"].Gold.Mean, search = results["base-large CBS"].Gold.Mean;
         string table = string.Join("; ", results.Values.Select(r => $"{r.Method} {r.Gold}"));
+        Assert.True(tuned > untuned, table);
         Assert.True(search > baseSampling, table);
-        // The quick budget shows the whole shape on sentiment; summarization and instruction show tuned > untuned
-        // and search > small-tuned only at the full budget (`wts zoo check`, numbers in the README).
-        if (task == "sentiment")
-        {
-            Assert.True(tuned > untuned, table);
-            Assert.True(search > tuned, table);
-        }
+        Assert.True(search > tuned, table);
     }
 
     [Fact]
