@@ -66,7 +66,8 @@ public sealed record ZooPlan
                 new("base-large", v => Llama(4, 160, 4, 2, v), Steps(500 * baseStepFactor), Batch(16 * baseBatchFactor), 2e-3),
             ],
             // The size of the smallest base: fluent in places, but without the larger models' coherence.
-            Small = new("small-untuned", v => Gpt2(2, 64, 4, v), quick ? 480 : 300, Batch(16), 3e-3), // cheap: keep it fluent enough to tune even when quick
+            // Cheap, so the quick one gets 40% of the full tokens: it must be fluent enough for DPO to tune.
+            Small = new("small-untuned", v => Gpt2(2, 64, 4, v), quick ? 480 : 300, Batch(16), 3e-3),
             // The gold evaluator is the strongest reader in the world (distilbert-imdb's role): it must not be fooled by word salad.
             // Summarization pairs are long (post + summary) but their rule is learned fast: fewer, smaller batches.
             Gold = task switch

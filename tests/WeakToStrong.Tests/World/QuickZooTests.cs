@@ -5,7 +5,7 @@ using WeakToStrong.World;
 
 namespace WeakToStrong.Tests.World;
 
-/// <summary>The quick zoo of all three tasks, built once for these tests (the `--quick` budget, about two minutes).</summary>
+/// <summary>The quick zoo of all three tasks, built once for these tests (the `--quick` budget: about four minutes on 2 cores).</summary>
 public sealed class QuickZoo : IDisposable
 {
     public string Root { get; } = Directory.CreateTempSubdirectory("wts-quick-zoo-").FullName;
