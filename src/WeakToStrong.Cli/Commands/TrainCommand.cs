@@ -19,21 +19,39 @@ internal static class TrainCommand
         public readonly Option<int> Warmup = new("--warmup") { DefaultValueFactory = _ => 20 };
         public readonly Option<ulong> Seed = new("--seed") { DefaultValueFactory = _ => 0UL };
         public readonly Option<string> Out = new("--out") { Description = "output model directory (replaced atomically)", Required = true };
+        public readonly Option<double?> Epochs = new("--epochs")
+        {
+            Description = "passes over the data instead of --steps: steps = ⌈epochs × examples / batch size⌉ (batches are drawn at random)",
+        };
         public readonly RuntimeOptions Runtime = new();
 
-        public Command AddTo(Command command)
+        /// <param name="overExamples">the command trains on a list of examples, so --epochs can stand for --steps</param>
+        public Command AddTo(Command command, bool overExamples = false)
         {
             foreach (var option in new Option[] { Steps, BatchSize, LearningRate, Warmup, Seed, Out, ConfigFileArguments.Option() }) command.Options.Add(option);
+            if (overExamples) command.Options.Add(Epochs);
             Runtime.AddTo(command);
             return command;
         }
 
-        public TrainingOptions Options(ParseResult result) => new()
+        /// <param name="examples">how many examples the data holds (for --epochs)</param>
+        public TrainingOptions Options(ParseResult result, int? examples = null)
         {
-            Steps = result.GetValue(Steps), BatchSize = result.GetValue(BatchSize), LearningRate = result.GetValue(LearningRate),
-            WarmupSteps = result.GetValue(Warmup), Seed = result.GetValue(Seed),
-            LogCsv = Path.Combine(result.GetValue(Out)! + ".logs", "loss.csv"),
-        };
+            int steps = result.GetValue(Steps), batchSize = result.GetValue(BatchSize);
+            if (examples is int count && result.GetValue(Epochs) is double epochs)
+            {
+                if (result.GetResult(Steps) is { Implicit: false }) throw new InvalidInputException("give --steps or --epochs, not both");
+                if (!(epochs > 0)) throw new InvalidInputException($"--epochs must be positive, got {epochs}");
+                if (batchSize <= 0) throw new InvalidInputException($"batch size must be positive, got {batchSize}");
+                steps = (int)Math.Max(1, Math.Ceiling(epochs * count / batchSize));
+            }
+            return new()
+            {
+                Steps = steps, BatchSize = batchSize, LearningRate = result.GetValue(LearningRate),
+                WarmupSteps = result.GetValue(Warmup), Seed = result.GetValue(Seed),
+                LogCsv = Path.Combine(result.GetValue(Out)! + ".logs", "loss.csv"),
+            };
+        }
 
         public static void Report(TrainingStep step, int total)
         {
@@ -86,7 +104,7 @@ internal static class TrainCommand
         var budget = new Budget();
         var model = new Option<string>("--model") { Description = "causal LM to fine-tune (directory or hub id)", Required = true };
         var data = new Option<string>("--data") { Description = "JSONL prompt records; the response is their \"reference\"", Required = true };
-        var command = budget.AddTo(new Command("sft", "Supervised fine-tuning: loss on the response and its EOS.") { model, data });
+        var command = budget.AddTo(new Command("sft", "Supervised fine-tuning: loss on the response and its EOS.") { model, data }, overExamples: true);
         command.SetAction(result => Cli.Run(() =>
         {
             var options = budget.Runtime.Apply(result);
@@ -95,7 +113,7 @@ internal static class TrainCommand
                 .Select(p => new Demonstration(p.Prompt, p.Reference ?? throw new InvalidInputException($"{result.GetValue(data)}: record {p.Id} has no reference response")))
                 .ToArray();
             using var lm = PretrainedModels.LoadCausalLM(reference, options, Cli.Warn);
-            var training = budget.Options(result);
+            var training = budget.Options(result, examples.Length);
             LanguageModelTraining.FineTune(lm, Cli.LoadTokenizer(reference), examples, training, s => Budget.Report(s, training.Steps));
             PretrainedModels.Save(lm, lm.Config, result.GetValue(budget.Out)!, ModelLocator.Resolve(reference));
             return 0;
@@ -110,7 +128,7 @@ internal static class TrainCommand
         var referenceModel = new Option<string?>("--reference") { Description = "frozen reference model (default: --model)" };
         var data = new Option<string>("--data") { Description = "JSONL of {\"prompt\", \"chosen\", \"rejected\"}", Required = true };
         var beta = new Option<double>("--beta") { DefaultValueFactory = _ => 0.1 };
-        var command = budget.AddTo(new Command("dpo", "Direct preference optimization against a frozen reference.") { model, referenceModel, data, beta });
+        var command = budget.AddTo(new Command("dpo", "Direct preference optimization against a frozen reference.") { model, referenceModel, data, beta }, overExamples: true);
         command.SetAction(result => Cli.Run(() =>
         {
             var options = budget.Runtime.Apply(result);
@@ -118,7 +136,7 @@ internal static class TrainCommand
             var pairs = TaskDatasets.ReadPairs(result.GetValue(data)!).Select(p => new Preference(p.Prompt, p.Chosen, p.Rejected)).ToArray();
             using var policy = PretrainedModels.LoadCausalLM(start, options, Cli.Warn);
             using var frozen = PretrainedModels.LoadCausalLM(result.GetValue(referenceModel) ?? start, options, Cli.Warn);
-            var training = budget.Options(result);
+            var training = budget.Options(result, pairs.Length);
             DirectPreferenceOptimization.Train(policy, frozen, Cli.LoadTokenizer(start), pairs, result.GetValue(beta), training, s => Budget.Report(s, training.Steps));
             PretrainedModels.Save(policy, policy.Config, result.GetValue(budget.Out)!, ModelLocator.Resolve(start));
             return 0;
@@ -132,7 +150,7 @@ internal static class TrainCommand
         var backbone = new Option<string>("--model") { Description = "causal LM whose backbone becomes the reward model (its LM head is dropped)", Required = true };
         var pairs = new Option<string?>("--pairs") { Description = "JSONL preference pairs: a Bradley–Terry reward model (one logit)" };
         var labelled = new Option<string?>("--labelled") { Description = "JSONL {\"text\", \"label\": positive|negative}: a two-label classifier" };
-        var command = budget.AddTo(new Command("rm", "Reward model from a pretrained backbone: Bradley–Terry on pairs, or classification.") { backbone, pairs, labelled });
+        var command = budget.AddTo(new Command("rm", "Reward model from a pretrained backbone: Bradley–Terry on pairs, or classification.") { backbone, pairs, labelled }, overExamples: true);
         command.SetAction(result => Cli.Run(() =>
         {
             if ((result.GetValue(pairs) is null) == (result.GetValue(labelled) is null)) throw new InvalidInputException("give exactly one of --pairs and --labelled");
@@ -141,17 +159,17 @@ internal static class TrainCommand
             string directory = ModelLocator.Resolve(reference);
             var lmConfig = ModelConfig.Load(Path.Combine(directory, "config.json"));
             var config = result.GetValue(pairs) is not null ? lmConfig.WithClassificationHead(1) : lmConfig.WithClassificationHead(2, ["NEGATIVE", "POSITIVE"]);
+            var preferences = result.GetValue(pairs) is string pairFile
+                ? TaskDatasets.ReadPairs(pairFile).Select(p => new Preference(p.Prompt, p.Chosen, p.Rejected)).ToArray() : null;
+            var classified = preferences is null
+                ? TaskDatasets.ReadClassifierExamples(result.GetValue(labelled)!).Select(e => new LabelledText(e.Text, e.Label == SentimentTask.PositiveLabel ? 1 : 0)).ToArray() : null;
             SequenceClassifier model = config.Architecture == Architecture.Gpt2 ? new GPT2ForSequenceClassification(config, options) : new LlamaForSequenceClassification(config, options);
-            var training = budget.Options(result);
+            var training = budget.Options(result, preferences?.Length ?? classified!.Length);
             model.InitializeWeights(new TorchSharp.torch.Generator(training.Seed, options.Device)); // the score head; the backbone is loaded next
             PretrainedModels.LoadWeights(model, directory, PretrainedModels.BackbonePrefix(config), options, Cli.Warn, allowMissing: name => name.StartsWith("score.", StringComparison.Ordinal));
             var tokenizer = Cli.LoadTokenizer(reference);
-            if (result.GetValue(pairs) is string pairFile)
-                RewardModelTraining.BradleyTerry(model, tokenizer, TaskDatasets.ReadPairs(pairFile).Select(p => new Preference(p.Prompt, p.Chosen, p.Rejected)).ToArray(),
-                    training, s => Budget.Report(s, training.Steps));
-            else
-                RewardModelTraining.Classification(model, tokenizer, TaskDatasets.ReadClassifierExamples(result.GetValue(labelled)!)
-                    .Select(e => new LabelledText(e.Text, e.Label == SentimentTask.PositiveLabel ? 1 : 0)).ToArray(), training, s => Budget.Report(s, training.Steps));
+            if (preferences is not null) RewardModelTraining.BradleyTerry(model, tokenizer, preferences, training, s => Budget.Report(s, training.Steps));
+            else RewardModelTraining.Classification(model, tokenizer, classified!, training, s => Budget.Report(s, training.Steps));
             PretrainedModels.Save(model, config, result.GetValue(budget.Out)!, directory);
             return 0;
         }));

@@ -42,6 +42,25 @@ public class TrainCliTests(TinyWorld world) : IClassFixture<TinyWorld>
     }
 
     [Fact]
+    public void EpochsSetTheStepsFromTheDataSizeAndExcludeSteps()
+    {
+        string dir = Path.Combine(world.Root, "train-epochs");
+        Directory.CreateDirectory(dir);
+        string pairs = Path.Combine(dir, "pairs.jsonl");
+        TaskDatasets.WritePairs(pairs, Enumerable.Range(0, 10).Select(i => new PreferencePair($"r{i}:", " good", " bad")));
+
+        // 10 pairs × 1.5 epochs / batch 4 = 3.75 → 4 steps.
+        var dpo = Wts.Run("train", "dpo", "--model", world.Dir("untuned"), "--data", pairs, "--epochs", "1.5", "--batch-size", "4", "--out", Path.Combine(dir, "dpo"));
+        Assert.True(dpo.ExitCode == 0, dpo.Stderr);
+        Assert.Contains("step 4/4", dpo.Stderr);
+
+        var both = Wts.Run("train", "dpo", "--model", world.Dir("untuned"), "--data", pairs, "--epochs", "1", "--steps", "5", "--out", Path.Combine(dir, "both"));
+        Assert.Equal(2, both.ExitCode);
+        Assert.Contains("--steps or --epochs", both.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(dir, "both")));
+    }
+
+    [Fact]
     public void AYamlConfigGivesTheFlagsAndTheCommandLineWins()
     {
         string dir = Path.Combine(world.Root, "train-yaml");
