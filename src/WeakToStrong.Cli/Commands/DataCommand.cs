@@ -1,5 +1,6 @@
 using System.CommandLine;
 using WeakToStrong.Evaluation;
+using WeakToStrong.Experiments;
 using WeakToStrong.Models;
 using WeakToStrong.Search;
 using WeakToStrong.World;
@@ -46,13 +47,11 @@ internal static class DataCommand
         return new Command("data", "Synthetic task datasets, and on-policy preference pairs for DPO.") { generate, OnPolicyPairs() };
     }
 
-    const string InstructionJudge = "instruction-judge";
-
     static Command OnPolicyPairs()
     {
         var policy = new Option<string>("--policy") { Description = "model the pairs are sampled from (the untuned / SFT model DPO starts from)", Required = true };
         var prompts = new Option<string>("--prompts") { Description = "JSONL with a \"prompt\" per line (e.g. prompts-train.jsonl of `wts data generate`)", Required = true };
-        var gold = new Option<string>("--gold") { Description = $"reward model / classifier that labels the pairs (reads prompt + response), or {InstructionJudge}", Required = true };
+        var gold = new Option<string>("--gold") { Description = $"reward model / classifier that labels the pairs (reads prompt + response), or {GoldSpec.InstructionJudge}", Required = true };
         var output = new Option<string>("--out") { Description = "JSONL of {\"prompt\", \"chosen\", \"rejected\"} for `wts train dpo`; must not exist", Required = true };
         var maxNewTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 64 };
         var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 1.0 };
@@ -77,7 +76,7 @@ internal static class DataCommand
             if (texts.Length == 0) throw new InvalidInputException($"--prompts {result.GetValue(prompts)}: no prompts");
             var options = runtime.Apply(result);
             string goldReference = result.GetValue(gold)!;
-            using IGoldEvaluator judge = goldReference == InstructionJudge ? new InstructionJudgeGold()
+            using IGoldEvaluator judge = goldReference == GoldSpec.InstructionJudge ? new InstructionJudgeGold()
                 : new RewardModelGold(goldReference, RewardModel.Load(goldReference, options, Cli.Warn));
             string policyReference = result.GetValue(policy)!;
             using var model = PretrainedModels.LoadCausalLM(policyReference, options, Cli.Warn);
