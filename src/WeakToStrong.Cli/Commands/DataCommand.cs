@@ -1,5 +1,4 @@
 using System.CommandLine;
-using WeakToStrong.Evaluation;
 using WeakToStrong.Experiments;
 using WeakToStrong.Models;
 using WeakToStrong.Search;
@@ -75,9 +74,8 @@ internal static class DataCommand
             var texts = TaskDatasets.ReadPrompts(result.GetValue(prompts)!).Select(p => p.Prompt).ToArray();
             if (texts.Length == 0) throw new InvalidInputException($"--prompts {result.GetValue(prompts)}: no prompts");
             var options = runtime.Apply(result);
-            string goldReference = result.GetValue(gold)!;
-            using IGoldEvaluator judge = goldReference == GoldSpec.InstructionJudge ? new InstructionJudgeGold()
-                : new RewardModelGold(goldReference, RewardModel.Load(goldReference, options, Cli.Warn));
+            var goldSpec = GoldSpec.WithDefaultTemplate(result.GetValue(gold)!);
+            using var judge = ExperimentRunner.OpenGold(goldSpec, goldSpec.IsInstructionJudge ? null : ModelLocator.Resolve(goldSpec.Reference), options, Cli.Warn);
             string policyReference = result.GetValue(policy)!;
             using var model = PretrainedModels.LoadCausalLM(policyReference, options, Cli.Warn);
             var sampler = new PromptedModel("policy", model, Cli.LoadTokenizer(policyReference), PromptTemplate.Raw);

@@ -56,7 +56,10 @@ public sealed record GoldSpec(string Reference, string Template)
 {
     public const string InstructionJudge = "instruction-judge";
     public const string PromptPlaceholder = "{raw_prompt}", ResponsePlaceholder = "{response}";
+    /// <summary>The prompt followed by the response (no chat template).</summary>
+    public const string DefaultTemplate = PromptPlaceholder + ResponsePlaceholder;
     public bool IsInstructionJudge => Reference == InstructionJudge;
+    public static GoldSpec WithDefaultTemplate(string reference) => new(reference, DefaultTemplate);
     public string Apply(string prompt, string response) =>
         Template.Replace(PromptPlaceholder, prompt, StringComparison.Ordinal).Replace(ResponsePlaceholder, response, StringComparison.Ordinal);
 }

@@ -208,11 +208,11 @@ public static partial class ExperimentConfigParser
     {
         if (node is null) return null;
         if (node is YamlScalarNode)
-            return fields.AsString(node, path) is string reference ? new GoldSpec(reference, GoldSpec.PromptPlaceholder + GoldSpec.ResponsePlaceholder) : null;
+            return fields.AsString(node, path) is string reference ? GoldSpec.WithDefaultTemplate(reference) : null;
         var map = fields.AsMapping(node, path);
         if (map is null) return null;
         string? goldPath = map.Required("path", "a reward model or classifier") is YamlNode p ? fields.AsString(p, map.Child("path")) : null;
-        string template = GoldSpec.PromptPlaceholder + GoldSpec.ResponsePlaceholder;
+        string template = GoldSpec.DefaultTemplate;
         if (map.Optional("template") is YamlNode templateNode && fields.AsString(templateNode, map.Child("template")) is string t)
         {
             if (t.Contains(GoldSpec.ResponsePlaceholder, StringComparison.Ordinal)) template = t;
