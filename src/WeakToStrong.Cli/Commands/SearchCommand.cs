@@ -16,8 +16,14 @@ internal static class SearchCommand
         var largeRef = new Option<string>("--large") { Description = "the frozen large model (directory or hub id)", Required = true };
         var tunedRef = new Option<string?>("--tuned") { Description = "the small tuned model π*" };
         var untunedRef = new Option<string?>("--untuned") { Description = "the small untuned reference π_ref" };
-        var rewardRef = new Option<string?>("--scorer-rm") { Description = "guide with this reward model instead of the small pair" };
-        var likelihood = new Option<bool>("--scorer-likelihood") { Description = "guide with the large model's own log-likelihood (beam search without guidance)" };
+        var guideOption = new Option<string>("--guide")
+        {
+            Description = "what scores cbs/bon states: implicit-value (the small pair), likelihood (the large model's own: beam search without guidance) or reward-model:REF",
+            DefaultValueFactory = _ => "implicit-value",
+        };
+        var finished = new Option<string>("--finished") { Description = "compete-all (the reference: a finished state's K copies all rank) or one-slot", DefaultValueFactory = _ => "compete-all" };
+        finished.AcceptOnlyFromAmong("compete-all", "one-slot");
+        var sampledIds = new Option<bool>("--score-sampled-ids") { Description = "where the small models share the large model's vocabulary, score the sampled ids instead of re-tokenized text (the reference)" };
         var prompt = new Option<string>("--prompt") { Required = true };
         var w = new Option<int>("--w") { Description = "beam width W", DefaultValueFactory = _ => 4 };
         var k = new Option<int>("--k") { Description = "successors per state K", DefaultValueFactory = _ => 4 };
@@ -37,7 +43,7 @@ internal static class SearchCommand
         var runtime = new RuntimeOptions();
         var command = new Command("search", "Align the large model's response by searching with small models (or run a baseline).")
         {
-            method, largeRef, tunedRef, untunedRef, rewardRef, likelihood, prompt, w, k, l, n, beta, maxNewTokens,
+            method, largeRef, tunedRef, untunedRef, guideOption, finished, sampledIds, prompt, w, k, l, n, beta, maxNewTokens,
             temperature, topK, topP, seed, templateLarge, templateSmall, stop, all, json,
         };
         runtime.AddTo(command);
@@ -50,38 +56,32 @@ internal static class SearchCommand
             generation.Validate();
             var options = runtime.Apply(result);
 
+            var spec = new MethodSpec(MethodSpec.Names[chosen], result.GetValue(w), result.GetValue(k), ParseChunkLength(result.GetValue(l)!), result.GetValue(n),
+                result.GetValue(beta), Guide.Parse(result.GetValue(guideOption)!, "--guide"),
+                result.GetValue(finished) == "one-slot" ? FinishedStates.OneSlot : FinishedStates.CompeteAll, Retokenize: !result.GetValue(sampledIds));
+            if (spec.Kind == MethodKind.BestOfN && spec.N is not (>= 1 and <= BeamSearchOptions.MaxRowsPerPrompt))
+                throw new InvalidInputException($"--n: expected 1 to {BeamSearchOptions.MaxRowsPerPrompt} samples, got {spec.N}");
+            if (spec.Kind == MethodKind.Cbs) spec.Beam.Validate();
+
             PromptedModel Load(string name, string reference, string template) =>
                 new(name, PretrainedModels.LoadCausalLM(reference, options, Cli.Warn), Cli.LoadTokenizer(reference), new PromptTemplate(template, $"--template-{(name == "large" ? "large" : "small")}"));
             string Need(Option<string?> option) => result.GetValue(option)
-                ?? throw new InvalidInputException($"--method {chosen} needs {option.Name}");
+                ?? throw new InvalidInputException($"--method {chosen}{(spec.IsSearch ? $" with --guide {spec.Guide.Name}" : "")} needs {option.Name}");
 
             var large = Load("large", result.GetValue(largeRef)!, result.GetValue(templateLarge)!);
             PromptedModel? tuned = null, untuned = null;
-            if (result.GetValue(tunedRef) is not null || result.GetValue(untunedRef) is not null || chosen == "eft"
-                || (chosen != "base" && result.GetValue(rewardRef) is null && !result.GetValue(likelihood)))
+            if (result.GetValue(tunedRef) is not null || result.GetValue(untunedRef) is not null || spec.NeedsSmallPair)
             {
                 tuned = Load("tuned", Need(tunedRef), result.GetValue(templateSmall)!);
                 untuned = Load("untuned", Need(untunedRef), result.GetValue(templateSmall)!);
             }
-            IScorer? implicitValue = tuned is not null ? LogProbScorer.ImplicitValue(large, tuned, untuned!) : null;
-            using var rewardModel = result.GetValue(rewardRef) is string rm ? RewardModel.Load(rm, options, Cli.Warn) : null;
-            IScorer? guide = rewardModel is not null ? new RewardModelScorer(rewardModel, PromptTemplate.Raw)
-                : result.GetValue(likelihood) ? LogProbScorer.LogLikelihood(large)
-                : implicitValue;
+            using var rewardGuide = spec is { IsSearch: true, Guide.RewardModel: string rm } ? RewardModel.Load(rm, options, Cli.Warn) : null;
+            var models = new MethodModels(large, tuned, untuned, rewardGuide);
 
             var searchPrompt = new SearchPrompt(0, result.GetValue(prompt)!);
-            SearchOutput output = chosen switch
-            {
-                "eft" => new EmulatedFineTuning(large, tuned!, untuned!, result.GetValue(beta), generation).Run([searchPrompt])[0],
-                "base" => new ChunkLevelBeamSearch(large, null, BeamSearchOptions.Sampling, generation).Run([searchPrompt])[0],
-                "bon" => new ChunkLevelBeamSearch(large, guide, BeamSearchOptions.BestOfN(result.GetValue(n)), generation).Run([searchPrompt])[0],
-                _ => new ChunkLevelBeamSearch(large, guide, new BeamSearchOptions(result.GetValue(w), result.GetValue(k), ParseChunkLength(result.GetValue(l)!)), generation)
-                    .Run([searchPrompt])[0],
-            };
+            var output = Methods.Run(spec, models, generation, [searchPrompt])[0];
             // The implicit value of the answer whatever chose it, so methods can be compared on one scale.
-            double? value = implicitValue is null ? null
-                : guide == implicitValue && chosen is "cbs" or "bon" ? output.Best.Score
-                : Scoring.ScoreFinal(implicitValue, searchPrompt.Text, output.Best, large, generation.StopStrings);
+            double? value = Methods.ImplicitValueOf(spec, models, output, generation.StopStrings);
 
             if (result.GetValue(json))
             {
@@ -95,7 +95,7 @@ internal static class SearchCommand
                     finish = best.Finish?.ToString(),
                     implicit_value = value,
                     score = double.IsNaN(best.Score) ? (double?)null : best.Score,
-                    scorer = chosen is "eft" or "base" ? null : guide?.Name,
+                    guide = spec.IsSearch ? spec.Guide.Name : null,
                     compute = new
                     {
                         large_tokens_sampled = output.Compute.LargeTokensSampled,

@@ -27,6 +27,10 @@ public sealed record ExperimentConfig
     /// <summary>Where the run writes, relative to the working directory unless absolute.</summary>
     public required string Output { get; init; }
 
+    /// <summary>The reward models that guide a search (guide: {reward-model: REF}), each once.</summary>
+    public IReadOnlyList<string> RewardGuides =>
+        Groups.SelectMany(g => g.Methods).Where(m => m.IsSearch && m.Guide.Kind == GuideKind.RewardModel).Select(m => m.Guide.RewardModel!).Distinct().ToArray();
+
     /// <summary>Every distinct (base model, method, seed) to generate, grouped by base model so one large model is loaded at a time.</summary>
     public IReadOnlyList<Cell> Cells()
     {
@@ -69,45 +73,6 @@ public sealed record GoldSpec(string Reference, string Template)
 /// grid, on the listed base models. <see cref="Where"/> is its file:line:column, for errors found later.
 /// </summary>
 public sealed record MethodGroup(string Sweep, IReadOnlyList<string> Bases, IReadOnlyList<MethodSpec> Methods, string Where);
-
-public enum MethodKind { Base, SmallTuned, SmallUntuned, BestOfN, Eft, Cbs }
-
-/// <summary>A method with its parameters. Best-of-N is CBS(1, N, ∞) with the same guide; Base samples the large model alone.</summary>
-public sealed record MethodSpec(MethodKind Kind, int? W = null, int? K = null, int? L = null, int? N = null, double? Beta = null)
-{
-    public const int MaxRowsPerPrompt = 1024;
-
-    public string Name => Kind switch
-    {
-        MethodKind.Base => "base", MethodKind.SmallTuned => "small-tuned", MethodKind.SmallUntuned => "small-untuned",
-        MethodKind.BestOfN => "bon", MethodKind.Eft => "eft", _ => "cbs",
-    };
-
-    public string Label => Kind switch
-    {
-        MethodKind.Base => "Base", MethodKind.SmallTuned => "Small tuned", MethodKind.SmallUntuned => "Small untuned",
-        MethodKind.BestOfN => $"BoN({N})", MethodKind.Eft => $"EFT(β={Beta:0.###})", _ => $"CBS({W},{K},{L?.ToString() ?? "∞"})",
-    };
-
-    /// <summary>File- and key-safe identity, e.g. cbs-w4-k4-l5.</summary>
-    public string Key => Kind switch
-    {
-        MethodKind.BestOfN => $"bon-n{N}", MethodKind.Eft => $"eft-beta{Beta:0.###}",
-        MethodKind.Cbs => $"cbs-w{W}-k{K}-l{L?.ToString() ?? "inf"}", _ => Name,
-    };
-
-    public bool UsesBaseModel => Kind is not (MethodKind.SmallTuned or MethodKind.SmallUntuned);
-
-    /// <summary>Whether the method needs the small tuned/untuned pair (as its guide, or as the model sampled).</summary>
-    public bool NeedsSmallPair => Kind is not MethodKind.Base;
-
-    public BeamSearchOptions Beam => Kind switch
-    {
-        MethodKind.Cbs => new BeamSearchOptions(W!.Value, K!.Value, L),
-        MethodKind.BestOfN => BeamSearchOptions.BestOfN(N!.Value),
-        _ => BeamSearchOptions.Sampling,
-    };
-}
 
 /// <summary>One unit of generation: a method on a base model (null for the small models sampled alone) with one seed.</summary>
 public sealed record Cell(string? BaseModel, MethodSpec Method, long Seed)

@@ -232,15 +232,15 @@ public static partial class ExperimentConfigParser
         node is YamlScalarNode scalar && sweep is null
             ? fields.AsString(scalar, path) switch
             {
-                "base" => [new MethodSpec(MethodKind.Base)],
-                "small-tuned" => [new MethodSpec(MethodKind.SmallTuned)],
-                "small-untuned" => [new MethodSpec(MethodKind.SmallUntuned)],
-                string other => Fail(fields, scalar, path, other is "bon" or "eft" or "cbs"
+                string name when MethodSpec.Names.TryGetValue(name, out var kind) && !TakesParameters(kind) => [new MethodSpec(kind)],
+                string other => Fail(fields, scalar, path, MethodSpec.Names.TryGetValue(other, out _)
                     ? $"{other} takes parameters; write {{method: {other}, {Example(other)}}}"
                     : $"expected base, small-tuned, small-untuned or a mapping {{method: bon|eft|cbs, ...}}, got \"{other}\""),
                 null => null,
             }
             : fields.AsMapping(node, path) is { } map ? ReadMethods(fields, map, sweep) : null;
+
+    static bool TakesParameters(MethodKind kind) => kind is MethodKind.BestOfN or MethodKind.Eft or MethodKind.Cbs;
 
     static IReadOnlyList<MethodSpec>? ReadMethods(YamlFields fields, YamlFields.Mapping map, string? sweep)
     {
@@ -248,37 +248,88 @@ public static partial class ExperimentConfigParser
         var methodNode = map.Required("method", "bon, eft or cbs" + (grid ? "" : " (or write base / small-tuned / small-untuned alone)"));
         string? method = methodNode is null ? null : fields.AsString(methodNode, map.Child("method"));
         IReadOnlyList<MethodSpec>? result = null;
-        switch (method)
+        MethodKind? kind = method is not null && MethodSpec.Names.TryGetValue(method, out var k) ? k : null;
+        switch (kind)
         {
-            case null: break;
-            case "bon":
-                result = Values(fields, map, "n", grid, n => fields.AsInteger(n, map.Child("n"), 1, MethodSpec.MaxRowsPerPrompt) ?? 0)
+            case null:
+                if (methodNode is not null && method is not null)
+                    fields.Error(methodNode, map.Child("method"), $"expected {(grid ? "" : "base, small-tuned, small-untuned, ")}bon, eft or cbs, got \"{method}\"");
+                break;
+            case MethodKind.BestOfN:
+                result = Values(fields, map, "n", grid, n => fields.AsInteger(n, map.Child("n"), 1, BeamSearchOptions.MaxRowsPerPrompt) ?? 0)
                     ?.Select(n => new MethodSpec(MethodKind.BestOfN, N: (int)n)).ToArray();
                 break;
-            case "eft":
+            case MethodKind.Eft:
                 result = Values(fields, map, "beta", grid, b => fields.AsNumber(b, map.Child("beta"), _ => true, "a finite number (EFT strength β)") ?? 0)
                     ?.Select(b => new MethodSpec(MethodKind.Eft, Beta: b)).ToArray();
                 break;
-            case "cbs":
+            case MethodKind.Cbs:
                 result = CbsGrid(fields, map, grid);
                 break;
-            case "base" or "small-tuned" or "small-untuned" when !grid:
-                result = [new MethodSpec(method switch { "base" => MethodKind.Base, "small-tuned" => MethodKind.SmallTuned, _ => MethodKind.SmallUntuned })];
-                break;
-            case "base" or "small-tuned" or "small-untuned":
-                if (methodNode is not null) fields.Error(methodNode, map.Child("method"), $"{method} has no parameters to sweep; list it under methods");
+            case MethodKind other when !grid:
+                result = [new MethodSpec(other)];
                 break;
             default:
-                if (methodNode is not null) fields.Error(methodNode, map.Child("method"), $"expected {(grid ? "" : "base, small-tuned, small-untuned, ")}bon, eft or cbs, got \"{method}\"");
+                fields.Error(methodNode!, map.Child("method"), $"{method} has no parameters to sweep; list it under methods");
                 break;
         }
+        if (kind is MethodKind.BestOfN or MethodKind.Cbs && result is not null) result = WithSearchOptions(fields, map, grid, result);
         if (!grid) map.RejectUnknown();
         return result?.Distinct().ToArray();
     }
 
+    /// <summary>
+    /// BoN and CBS options: guide (implicit-value, likelihood or {reward-model: REF, template?}), finished
+    /// (compete-all, the reference's rule, or one-slot) and retokenize (true, the reference's scoring, or false:
+    /// score the sampled ids where the vocabulary is shared). In a sweep, finished and retokenize may be lists.
+    /// </summary>
+    static IReadOnlyList<MethodSpec>? WithSearchOptions(YamlFields fields, YamlFields.Mapping map, bool grid, IReadOnlyList<MethodSpec> methods)
+    {
+        var guide = map.Optional("guide") is YamlNode guideNode ? ReadGuide(fields, guideNode, map.Child("guide")) : Guide.ImplicitValue;
+        IReadOnlyList<FinishedStates>? finished = map.Optional("finished") is null ? [FinishedStates.CompeteAll]
+            : Values(fields, map, "finished", grid, f => fields.AsString(f, map.Child("finished")) switch
+            {
+                "compete-all" => FinishedStates.CompeteAll,
+                "one-slot" => FinishedStates.OneSlot,
+                var other => Fail<FinishedStates>(fields, f, map.Child("finished"), $"expected compete-all (the reference's rule) or one-slot, got \"{other}\""),
+            });
+        IReadOnlyList<bool>? retokenize = map.Optional("retokenize") is null ? [true]
+            : Values(fields, map, "retokenize", grid, r => fields.AsString(r, map.Child("retokenize")) switch
+            {
+                "true" => true,
+                "false" => false,
+                var other => Fail<bool>(fields, r, map.Child("retokenize"), $"expected true (score re-tokenized text, the reference) or false (score the sampled ids where vocabularies match), got \"{other}\""),
+            });
+        if (guide is null || finished is null || retokenize is null) return null;
+        return [.. from m in methods from f in finished from r in retokenize select m with { Guide = guide, Finished = f, Retokenize = r }];
+    }
+
+    static Guide? ReadGuide(YamlFields fields, YamlNode node, string path)
+    {
+        if (node is YamlScalarNode)
+            return fields.AsString(node, path) switch
+            {
+                "implicit-value" => Guide.ImplicitValue,
+                "likelihood" => Guide.Likelihood,
+                null => null,
+                var other => Fail<Guide>(fields, node, path, $"expected implicit-value, likelihood or {{reward-model: REF}}, got \"{other}\""),
+            };
+        var map = fields.AsMapping(node, path);
+        if (map is null) return null;
+        string? reference = map.Required("reward-model", "a reward model or classifier (zoo:NAME, a directory or a hub id)") is YamlNode r ? fields.AsString(r, map.Child("reward-model")) : null;
+        string template = Guide.DefaultRewardTemplate;
+        if (map.Optional("template") is YamlNode t && fields.AsString(t, map.Child("template")) is string text)
+        {
+            if (text.Contains(GoldSpec.ResponsePlaceholder, StringComparison.Ordinal)) template = text;
+            else fields.Error(t, map.Child("template"), $"expected a format containing {GoldSpec.ResponsePlaceholder} (and usually {GoldSpec.PromptPlaceholder}), got \"{text}\"");
+        }
+        map.RejectUnknown();
+        return reference is null ? null : new Guide(GuideKind.RewardModel, reference, template);
+    }
+
     static IReadOnlyList<MethodSpec>? CbsGrid(YamlFields fields, YamlFields.Mapping map, bool grid)
     {
-        var ws = Values(fields, map, "w", grid, w => fields.AsInteger(w, map.Child("w"), 1, MethodSpec.MaxRowsPerPrompt) ?? 0);
+        var ws = Values(fields, map, "w", grid, w => fields.AsInteger(w, map.Child("w"), 1, BeamSearchOptions.MaxRowsPerPrompt) ?? 0);
         var kNode = map.Optional("k");
         var budgetNode = grid ? map.Optional("budget") : null;
         if (kNode is not null && budgetNode is not null)
@@ -288,8 +339,8 @@ public static partial class ExperimentConfigParser
         }
         IReadOnlyList<long>? ks = null;
         long? budget = null;
-        if (budgetNode is not null) budget = fields.AsInteger(budgetNode, map.Child("budget"), 1, MethodSpec.MaxRowsPerPrompt);
-        else ks = Values(fields, map, "k", grid, k => fields.AsInteger(k, map.Child("k"), 1, MethodSpec.MaxRowsPerPrompt) ?? 0, grid ? "k or budget" : null);
+        if (budgetNode is not null) budget = fields.AsInteger(budgetNode, map.Child("budget"), 1, BeamSearchOptions.MaxRowsPerPrompt);
+        else ks = Values(fields, map, "k", grid, k => fields.AsInteger(k, map.Child("k"), 1, BeamSearchOptions.MaxRowsPerPrompt) ?? 0, grid ? "k or budget" : null);
         var ls = Values<int?>(fields, map, "l", grid, l => l is YamlScalarNode { Value: "inf" or "∞" } ? null
             : fields.AsInteger(l, map.Child("l"), 1, 1_000_000) is long value ? (int)value : -1);
         if (ws is null || ls is null || (ks is null && budget is null) || ls.Contains(-1)) return null;
@@ -302,9 +353,9 @@ public static partial class ExperimentConfigParser
                     fields.Error(budgetNode!, map.Child("budget"), $"budget {b} is not a multiple of W = {w}; K = budget / W must be a whole number");
                     return null;
                 }
-                if (w * k > MethodSpec.MaxRowsPerPrompt)
+                if (w * k > BeamSearchOptions.MaxRowsPerPrompt)
                 {
-                    fields.Error(map.Node, map.Path, $"W·K = {w}·{k} = {w * k} sequences per prompt is beyond the limit of {MethodSpec.MaxRowsPerPrompt}");
+                    fields.Error(map.Node, map.Path, $"W·K = {w}·{k} = {w * k} sequences per prompt is beyond the limit of {BeamSearchOptions.MaxRowsPerPrompt}");
                     return null;
                 }
                 foreach (int? l in ls) methods.Add(new MethodSpec(MethodKind.Cbs, W: (int)w, K: (int)k, L: l));
@@ -335,10 +386,12 @@ public static partial class ExperimentConfigParser
         return values;
     }
 
-    static IReadOnlyList<MethodSpec>? Fail(YamlFields fields, YamlNode node, string path, string message)
+    static IReadOnlyList<MethodSpec>? Fail(YamlFields fields, YamlNode node, string path, string message) => Fail<IReadOnlyList<MethodSpec>>(fields, node, path, message);
+
+    static T? Fail<T>(YamlFields fields, YamlNode node, string path, string message)
     {
         fields.Error(node, path, message);
-        return null;
+        return default;
     }
 
     static string Example(string method) => method switch { "bon" => "n: 16", "eft" => "beta: 1.0", _ => "w: 4, k: 4, l: 5" };

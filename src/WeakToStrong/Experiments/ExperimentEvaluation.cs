@@ -1,4 +1,5 @@
 using WeakToStrong.Evaluation;
+using WeakToStrong.Search;
 using WeakToStrong.World;
 using WeakToStrong.World.Tasks;
 

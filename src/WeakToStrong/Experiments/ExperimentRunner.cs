@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using WeakToStrong.Evaluation;
 using WeakToStrong.Models;
 using WeakToStrong.Search;
@@ -84,6 +83,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         if (config.Tuned is { } tuned) Add("tuned", tuned.Reference, "models.tuned");
         if (config.Untuned is { } untuned) Add("untuned", untuned.Reference, "models.untuned");
         if (!config.Gold.IsInstructionJudge) Add("gold", config.Gold.Reference, "models.gold");
+        foreach (string reward in config.RewardGuides) Add(LoadedModels.RewardGuideRole(reward), reward, $"guide reward-model ({reward})");
         return models;
     }
 
@@ -124,7 +124,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         if (already == total) return;
 
         using var log = new GenerationLog.Writer(logPath);
-        using var participants = new Participants(config, models, options.Models);
+        using var participants = new LoadedModels(config, models, options.Models);
         for (int c = 0; c < cells.Count; c++)
         {
             var cell = cells[c];
@@ -191,95 +191,4 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
     /// <summary>Gold scores computed one response at a time (batch-independent, see <see cref="CellGenerator.Generate"/>).</summary>
     public static double[] ScoreAlone(IGoldEvaluator gold, IReadOnlyList<string> prompts, IReadOnlyList<string> responses) =>
         prompts.Select((p, i) => gold.Score([p], [responses[i]])[0]).ToArray();
-
-    /// <summary>
-    /// The loaded models: the small pair and the gold evaluator for the whole run, the current base model
-    /// until a cell needs another (cells come grouped by base model).
-    /// </summary>
-    sealed class Participants(ExperimentConfig config, IReadOnlyDictionary<string, ModelFingerprint> models, ModelOptions options) : IDisposable
-    {
-        readonly Lazy<PromptedModel?> tuned = new(() => config.Tuned is { } t ? Load(t, models["tuned"].Path, options) : null);
-        readonly Lazy<PromptedModel?> untuned = new(() => config.Untuned is { } u ? Load(u, models["untuned"].Path, options) : null);
-        readonly Lazy<IGoldEvaluator> gold = new(() => OpenGold(config.Gold, models.TryGetValue("gold", out var g) ? g.Path : null, options));
-        PromptedModel? large;
-
-        static PromptedModel Load(ModelSpec spec, string path, ModelOptions options) =>
-            new(spec.Name, PretrainedModels.LoadCausalLM(path, options), HfTokenizer.Load(path), spec.Template);
-
-
-        public CellGenerator For(Cell cell)
-        {
-            if (cell.BaseModel is string name && large?.Name != name)
-            {
-                large?.Model.Dispose();
-                large = null;
-                var spec = config.Bases.Single(b => b.Name == name);
-                large = Load(spec, models["base:" + name].Path, options);
-            }
-            return new CellGenerator(config, cell, large, tuned.Value, untuned.Value, gold.Value);
-        }
-
-        public void Dispose()
-        {
-            large?.Model.Dispose();
-            if (tuned.IsValueCreated) tuned.Value?.Model.Dispose();
-            if (untuned.IsValueCreated) untuned.Value?.Model.Dispose();
-            if (gold.IsValueCreated) gold.Value.Dispose();
-        }
-    }
-
-    /// <summary>One cell's method bound to its models: prompts in, finished records out.</summary>
-    sealed class CellGenerator(ExperimentConfig config, Cell cell, PromptedModel? large, PromptedModel? tuned, PromptedModel? untuned, IGoldEvaluator gold)
-    {
-        readonly GenerationOptions generation = config.Generation with { Seed = cell.Seed };
-
-        /// <summary>The model whose tokens the response is made of.</summary>
-        PromptedModel Sampler => cell.Method.Kind switch
-        {
-            MethodKind.SmallTuned => tuned!,
-            MethodKind.SmallUntuned => untuned!,
-            _ => large!,
-        };
-
-        public IReadOnlyList<GenerationRecord> Generate(IReadOnlyList<(TaskPrompt Prompt, int Index)> batch)
-        {
-            var clock = Stopwatch.StartNew();
-            var searchPrompts = batch.Select(p => new SearchPrompt(p.Index, p.Prompt.Prompt)).ToArray();
-            var sampler = Sampler;
-            IScorer? implicitValue = tuned is not null && untuned is not null ? LogProbScorer.ImplicitValue(sampler, tuned, untuned) : null;
-            var method = cell.Method;
-            var outputs = method.Kind switch
-            {
-                MethodKind.Eft => new EmulatedFineTuning(sampler, tuned!, untuned!, method.Beta!.Value, generation).Run(searchPrompts),
-                MethodKind.Cbs or MethodKind.BestOfN => new ChunkLevelBeamSearch(sampler, implicitValue, method.Beam, generation).Run(searchPrompts),
-                _ => new ChunkLevelBeamSearch(sampler, null, BeamSearchOptions.Sampling, generation).Run(searchPrompts),
-            };
-            double seconds = clock.Elapsed.TotalSeconds / batch.Count;
-            // Each response is scored alone, whatever chose it: a score then does not depend on which prompts shared
-            // its batch (padding changes float32 rounding), so shards, resumed runs and batch sizes agree exactly.
-            var values = outputs.Select((o, i) => implicitValue is null ? (double?)null
-                : Scoring.ScoreFinal(implicitValue, batch[i].Prompt.Prompt, o.Best, sampler, generation.StopStrings)).ToArray();
-            var responses = outputs.Select(o => o.Best.Text).ToArray();
-            var golds = ScoreAlone(gold, batch.Select(p => p.Prompt.Prompt).ToArray(), responses);
-            return batch.Select((p, i) => new GenerationRecord(
-                cell.Key, cell.BaseModel, method.Name, method.Label, method.W, method.K, method.L, method.N, method.Beta, cell.Seed,
-                p.Index, p.Prompt.Id, p.Prompt.Prompt, p.Prompt.Reference, responses[i], outputs[i].Best.Finish?.ToString(),
-                values[i], golds[i], Win(p.Prompt, responses[i]),
-                // The small models sampled alone spend no large-model tokens.
-                method.UsesBaseModel ? outputs[i].Compute.LargeTokensSampled : 0,
-                method.UsesBaseModel ? outputs[i].Compute.SmallTokensScored : outputs[i].Compute.LargeTokensSampled,
-                outputs[i].Compute.ForwardCalls, seconds)).ToArray();
-        }
-
-        /// <summary>Instruction following against the reference policy's output: 1 win, 0.5 tie, 0 loss.</summary>
-        double? Win(TaskPrompt prompt, string response) =>
-            config.Gold.IsInstructionJudge && prompt.Reference is string reference
-                ? InstructionTask.Compare(InstructionTask.InstructionOf(prompt.Prompt), response, reference) switch
-                {
-                    InstructionTask.PairwiseOutcome.Win => 1.0,
-                    InstructionTask.PairwiseOutcome.Tie => 0.5,
-                    _ => 0.0,
-                }
-                : null;
-    }
 }

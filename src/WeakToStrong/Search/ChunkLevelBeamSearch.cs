@@ -3,9 +3,21 @@ using static TorchSharp.torch;
 
 namespace WeakToStrong.Search;
 
-/// <summary>CBS(W, K, L). ChunkLength null is L = ∞: sample to the end, score once.</summary>
-public sealed record BeamSearchOptions(int BeamWidth, int SuccessorsPerState, int? ChunkLength)
+/// <summary>How finished states compete for the W beam slots.</summary>
+public enum FinishedStates
 {
+    /// <summary>The reference implementation: all W·K rows are ranked (a finished state's K copies included) and the top W kept.</summary>
+    CompeteAll,
+    /// <summary>Ours: a finished state's copies are not ranked again, so it holds at most one slot and the others keep searching.</summary>
+    OneSlot,
+}
+
+/// <summary>CBS(W, K, L). ChunkLength null is L = ∞: sample to the end, score once.</summary>
+public sealed record BeamSearchOptions(int BeamWidth, int SuccessorsPerState, int? ChunkLength, FinishedStates Finished = FinishedStates.CompeteAll)
+{
+    /// <summary>Sequences per prompt at most (W·K, or N): one limit for configs, flags and the engine.</summary>
+    public const int MaxRowsPerPrompt = 1024;
+
     /// <summary>Best-of-N = CBS(1, N, ∞).</summary>
     public static BeamSearchOptions BestOfN(int n) => new(1, n, null);
 
@@ -19,7 +31,8 @@ public sealed record BeamSearchOptions(int BeamWidth, int SuccessorsPerState, in
         if (BeamWidth < 1) throw new InvalidInputException($"beam width W must be ≥ 1, got {BeamWidth}");
         if (SuccessorsPerState < 1) throw new InvalidInputException($"successors per state K must be ≥ 1, got {SuccessorsPerState}");
         if (ChunkLength is < 1) throw new InvalidInputException($"chunk length L must be ≥ 1 (or ∞), got {ChunkLength}");
-        if ((long)BeamWidth * SuccessorsPerState > 4096) throw new InvalidInputException($"W·K = {(long)BeamWidth * SuccessorsPerState} rows per prompt is beyond the limit of 4096");
+        if ((long)BeamWidth * SuccessorsPerState > MaxRowsPerPrompt)
+            throw new InvalidInputException($"W·K = {(long)BeamWidth * SuccessorsPerState} rows per prompt is beyond the limit of {MaxRowsPerPrompt}");
     }
 }
 
@@ -28,7 +41,9 @@ public sealed record BeamSearchOptions(int BeamWidth, int SuccessorsPerState, in
 /// W·K continuations of L tokens; the scorer (the implicit value log π_tuned − log π_untuned, or any
 /// <see cref="IScorer"/>) scores each partial response; the best W are kept and each spawns K continuations
 /// of the next L tokens; this repeats until max_new_tokens or until every state is finished. Finished states
-/// keep their text and score and compete with unfinished ones but are never extended. The best state wins.
+/// keep their text and score and compete with unfinished ones but are never extended (how their copies compete:
+/// <see cref="FinishedStates"/>). Reaching max_new_tokens finishes every state, as in the reference, so the last
+/// scores include the scorer's EOS. The best state wins.
 ///
 /// All W·K rows of all B prompts share one batched KV cache of the large model; selection gathers cache rows
 /// by index instead of recomputing. Each prompt samples from its own random stream.
@@ -114,14 +129,15 @@ public sealed class ChunkLevelBeamSearch
                     nextLogits = logits.MoveToOuterDisposeScope();
                 }
 
-                // 2. Score every partial response.
+                // 2. Score every partial response (at the token limit every response is finished).
+                if (generated >= generation.MaxNewTokens)
+                    foreach (var response in responses.Where(r => !r.Finished)) response.FinishAtLength();
                 scores = scoring?.Score(responses) ?? new double[rowCount];
-                bool done = generated >= generation.MaxNewTokens || responses.All(r => r.Finished);
+                bool done = responses.All(r => r.Finished);
                 if (done) break;
 
                 // 3. Keep the best W of each prompt's W·K and let each spawn K successors.
-                var (selection, duplicateAfter) = SelectAndExpand(scores, duplicate, responses.Select(r => r.Finished).ToArray(),
-                    beam.BeamWidth, beam.SuccessorsPerState);
+                var (selection, duplicateAfter) = SelectAndExpand(scores, duplicate, responses.Select(r => r.Finished).ToArray(), beam);
                 sequences.Reorder(selection);
                 scoring?.Reorder(selection);
                 var index = tensor(selection.Select(i => (long)i).ToArray(), device: nextLogits.device);
@@ -174,17 +190,18 @@ public sealed class ChunkLevelBeamSearch
 
     /// <summary>
     /// The next round's rows: each prompt's best W rows, each repeated K times (prompt p's rows stay at
-    /// p·W·K …). A finished state is not extended, so only its first copy may compete again: the other
-    /// copies are marked duplicate and never take a beam slot.
+    /// p·W·K …). A finished state is not extended, so its K copies stay identical: with
+    /// <see cref="FinishedStates.CompeteAll"/> they all rank again (the reference's top-k over all rows); with
+    /// <see cref="FinishedStates.OneSlot"/> all but the first are marked duplicate and never take a beam slot.
     /// </summary>
-    internal static (int[] Selection, bool[] Duplicate) SelectAndExpand(double[] scores, bool[] duplicate, bool[] finished, int beamWidth, int successors)
+    internal static (int[] Selection, bool[] Duplicate) SelectAndExpand(double[] scores, bool[] duplicate, bool[] finished, BeamSearchOptions beam)
     {
-        int rowsPerPrompt = beamWidth * successors, prompts = scores.Length / rowsPerPrompt;
+        int successors = beam.SuccessorsPerState, rowsPerPrompt = beam.RowsPerPrompt, prompts = scores.Length / rowsPerPrompt;
         var selection = new List<int>(scores.Length);
         for (int p = 0; p < prompts; p++)
-            foreach (int row in RankRows(scores, duplicate, p, rowsPerPrompt).Take(beamWidth))
+            foreach (int row in RankRows(scores, duplicate, p, rowsPerPrompt).Take(beam.BeamWidth))
                 selection.AddRange(Enumerable.Repeat(row, successors));
-        var duplicateAfter = selection.Select((row, i) => finished[row] && i % successors != 0).ToArray();
+        var duplicateAfter = selection.Select((row, i) => beam.Finished == FinishedStates.OneSlot && finished[row] && i % successors != 0).ToArray();
         return ([.. selection], duplicateAfter);
     }
 }

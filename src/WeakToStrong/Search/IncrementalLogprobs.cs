@@ -3,47 +3,43 @@ using static TorchSharp.torch;
 namespace WeakToStrong.Search;
 
 /// <summary>
-/// log p(response | prompt) under one model for every row of a search, kept up to date incrementally:
-/// each row's tokens live in the model's KV cache with their log-probs, and an update feeds only what
-/// changed. A row whose new token sequence shares only a prefix with the old one (re-tokenized text in
-/// cross-vocabulary scoring) forgets the rest and recomputes from there. The row's last token is always
-/// (re)fed, because its logits score the next token.
+/// Σ log p(token | earlier tokens) over the scored part of each row's token sequence under one model, kept up
+/// to date incrementally: a row's tokens live in the model's KV cache with their log-probs, and an update feeds
+/// only what changed. A row whose new sequence shares only a prefix with the old one (re-tokenized text) forgets
+/// the rest and recomputes from there. The row's last token is always (re)fed, because its logits score the next.
 /// </summary>
 public sealed class IncrementalLogprobs : IDisposable
 {
     sealed class Row
     {
-        public required int PromptLength;
-        public required List<int> Tokens;          // prompt + response tokens whose log-probs are known
-        public required List<int> Columns;         // cache column of Tokens[i], for the leading tokens in the cache
-        public required List<double> Logprobs;     // log p of response token j = Tokens[PromptLength + j]
+        public required List<int> Tokens;      // the sequence as far as it is known
+        public required List<int> Columns;     // cache column of Tokens[i], for all but the last token
+        public required List<double> Logprobs; // log p(Tokens[i] | Tokens[<i]); NaN where never computed (the prompt's)
 
-        public Row Clone() => new() { PromptLength = PromptLength, Tokens = [.. Tokens], Columns = [.. Columns], Logprobs = [.. Logprobs] };
+        public Row Clone() => new() { Tokens = [.. Tokens], Columns = [.. Columns], Logprobs = [.. Logprobs] };
     }
 
     readonly KvSequences sequences;
     readonly int rowsPerPrompt;
     Row[] rows;
 
-    /// <summary>Starts <paramref name="rowsPerPrompt"/> rows per prompt; the prompts are run once, then shared.</summary>
-    public IncrementalLogprobs(PromptedModel model, IReadOnlyList<string> rawPrompts, int rowsPerPrompt)
+    /// <summary>Starts <paramref name="rowsPerPrompt"/> rows per prompt from its token ids; the prompts are run once, then shared.</summary>
+    public IncrementalLogprobs(PromptedModel model, IReadOnlyList<int[]> promptIds, int rowsPerPrompt)
     {
-        var prompts = rawPrompts.Select(model.EncodePrompt).ToArray();
-        sequences = new KvSequences(model.Model, prompts.Length, prompts.Max(p => p.Length) + 64);
-        sequences.Feed(prompts.Select(p => (IReadOnlyList<int>)p[..^1]).ToArray(), lastOnly: true)?.Dispose();
+        sequences = new KvSequences(model.Model, promptIds.Count, promptIds.Max(p => p.Length) + 64);
+        sequences.Feed(promptIds.Select(p => (IReadOnlyList<int>)p[..^1]).ToArray(), lastOnly: true)?.Dispose();
         int width = sequences.Columns;
-        var promptRows = prompts.Select(p => new Row
+        var promptRows = promptIds.Select(p => new Row
         {
-            PromptLength = p.Length,
             Tokens = [.. p],
             Columns = Enumerable.Range(width - (p.Length - 1), p.Length - 1).ToList(), // prompts were right-aligned
-            Logprobs = [],
+            Logprobs = Enumerable.Repeat(double.NaN, p.Length).ToList(),
         }).ToArray();
-        var repeat = Enumerable.Range(0, prompts.Length).SelectMany(p => Enumerable.Repeat(p, rowsPerPrompt)).ToArray();
+        var repeat = Enumerable.Range(0, promptIds.Count).SelectMany(p => Enumerable.Repeat(p, rowsPerPrompt)).ToArray();
         sequences.Reorder(repeat);
         rows = repeat.Select(p => promptRows[p].Clone()).ToArray();
         this.rowsPerPrompt = rowsPerPrompt;
-        TokensFedPerPrompt = prompts.Select(p => (long)(p.Length - 1)).ToArray();
+        TokensFedPerPrompt = promptIds.Select(p => (long)(p.Length - 1)).ToArray();
     }
 
     public int ForwardCalls => sequences.ForwardCalls;
@@ -52,32 +48,31 @@ public sealed class IncrementalLogprobs : IDisposable
     public long[] TokensFedPerPrompt { get; }
 
     /// <summary>
-    /// Brings every row to response tokens <paramref name="responses"/> (all of them, not a delta) and
-    /// returns Σ log p(response token | prompt, earlier response tokens) per row.
+    /// Brings every row to the token sequence <paramref name="targets"/> (prompt and response, all of it, not a
+    /// delta) and returns Σ log p(token i | tokens before i) over i ≥ <paramref name="scoreFrom"/> per row (the
+    /// first token, which nothing predicts, is never scored).
     /// </summary>
-    public double[] Update(IReadOnlyList<IReadOnlyList<int>> responses)
+    public double[] Update(IReadOnlyList<IReadOnlyList<int>> targets, IReadOnlyList<int> scoreFrom)
     {
-        if (responses.Count != rows.Length) throw new ArgumentException($"expected {rows.Length} responses, got {responses.Count}");
+        if (targets.Count != rows.Length || scoreFrom.Count != rows.Length)
+            throw new ArgumentException($"expected {rows.Length} sequences and start positions, got {targets.Count} and {scoreFrom.Count}");
         var blocks = new IReadOnlyList<int>[rows.Length];
-        var targets = new List<int>[rows.Length];
         for (int r = 0; r < rows.Length; r++)
         {
-            var row = rows[r];
-            var target = new List<int>(row.PromptLength + responses[r].Count);
-            target.AddRange(row.Tokens.Take(row.PromptLength));
-            target.AddRange(responses[r]);
-            targets[r] = target;
-
-            int common = row.PromptLength;
+            var (row, target) = (rows[r], targets[r]);
+            int from = Math.Max(1, scoreFrom[r]);
+            int common = 0;
             while (common < row.Tokens.Count && common < target.Count && row.Tokens[common] == target[common]) common++;
+            // A token to be scored whose log-prob was never computed (a prompt token, fed without logits) is fed again.
+            for (int i = from; i < common; i++)
+                if (double.IsNaN(row.Logprobs[i])) { common = i; break; }
             row.Tokens.RemoveRange(common, row.Tokens.Count - common);
-            row.Logprobs.RemoveRange(common - row.PromptLength, row.Logprobs.Count - (common - row.PromptLength));
+            row.Logprobs.RemoveRange(common, row.Logprobs.Count - common);
             // Token common−1 must be fed again if anything follows it: its logits were not kept.
-            int keepInCache = Math.Min(row.Columns.Count, common - 1);
+            int keepInCache = Math.Max(0, common - 1);
             for (int i = keepInCache; i < row.Columns.Count; i++) sequences.Forget(r, row.Columns[i]);
             row.Columns.RemoveRange(keepInCache, row.Columns.Count - keepInCache);
-
-            blocks[r] = common < target.Count ? target.GetRange(keepInCache, target.Count - 1 - keepInCache) : [];
+            blocks[r] = common < target.Count ? target.Skip(keepInCache).Take(target.Count - 1 - keepInCache).ToArray() : [];
         }
 
         int start = sequences.Columns;
@@ -100,16 +95,22 @@ public sealed class IncrementalLogprobs : IDisposable
                 for (int r = 0; r < rows.Length; r++)
                 {
                     var row = rows[r];
-                    int fed = blocks[r].Count, offset = width - fed, firstFed = row.Columns.Count, firstNew = row.Tokens.Count;
+                    int fed = blocks[r].Count, offset = width - fed, firstFed = row.Columns.Count;
                     if (fed == 0) continue;
-                    for (int i = firstNew; i < targets[r].Count; i++) row.Logprobs.Add(picked[r * width + offset + (i - 1 - firstFed)]);
+                    for (int i = row.Tokens.Count; i < targets[r].Count; i++)
+                        row.Logprobs.Add(i == 0 ? double.NaN : picked[r * width + offset + (i - 1 - firstFed)]);
                     for (int j = 0; j < fed; j++) row.Columns.Add(start + offset + j);
-                    row.Tokens.AddRange(targets[r].Skip(firstNew));
+                    row.Tokens.AddRange(targets[r].Skip(row.Tokens.Count));
                     TokensFedPerPrompt[r / rowsPerPrompt] += fed;
                 }
             }
         }
-        return rows.Select(row => row.Logprobs.Sum()).ToArray();
+        return rows.Select((row, r) =>
+        {
+            double sum = 0;
+            for (int i = Math.Max(1, scoreFrom[r]); i < row.Tokens.Count; i++) sum += row.Logprobs[i];
+            return sum;
+        }).ToArray();
     }
 
     /// <summary>Keeps rows <paramref name="rowIndex"/> in that order (a row may repeat), cache included.</summary>

@@ -3,7 +3,11 @@ using WeakToStrong.Tokenization;
 
 namespace WeakToStrong.Search;
 
-public enum FinishReason { Eos, StopString }
+/// <summary>
+/// Why a response ended. <see cref="Length"/> is reaching max_new_tokens: like the reference implementation (whose
+/// stopping criteria include the length limit), scoring treats it as finished and appends the scorer's EOS.
+/// </summary>
+public enum FinishReason { Eos, StopString, Length }
 
 /// <summary>One partial or finished response of the large model: a row of a search.</summary>
 public sealed class Response
@@ -35,6 +39,16 @@ public sealed class Response
     public IReadOnlyList<int> ContentTokenIds => Finish == FinishReason.Eos ? tokenIds.Take(tokenIds.Count - 1).ToList() : tokenIds;
 
     public Response Clone() => new(this);
+
+    /// <summary>A response known only by its text (`wts score`): no token ids, finished or not.</summary>
+    public static Response FromText(string text, FinishReason? finish) => new() { Text = text, Finish = finish };
+
+    /// <summary>The token limit was reached: the response counts as finished (scored with EOS), whatever its last token.</summary>
+    public void FinishAtLength()
+    {
+        if (Finished) throw new InvalidOperationException("the response has already finished");
+        Finish = FinishReason.Length;
+    }
 
     /// <summary>Appends a sampled token and updates the text and finish state.</summary>
     public void Append(int token, HfTokenizer tokenizer, IReadOnlySet<int> eosTokenIds, IReadOnlyList<string> stopStrings)

@@ -29,45 +29,56 @@ public interface IScoringSession : IDisposable
 /// Σ weight · log p_model(response | that model's prompt), kept incrementally. The paper's implicit value
 /// V = log π_tuned − log π_untuned is <see cref="ImplicitValue"/>; the large model's own log-likelihood
 /// (beam search without guidance) is <see cref="LogLikelihood"/>.
-/// A finished response is scored with the scoring model's EOS appended. A scoring model whose vocabulary is
-/// the large model's scores the sampled ids themselves; any other decodes the large model's text and
-/// re-encodes it with its own tokenizer (cross-vocabulary guidance).
+/// <para>Which tokens are scored follows the reference implementation (its <c>SFTDataMapFunc</c>): each model
+/// tokenizes template(prompt) and template(prompt) + response text, each in one piece without adding special
+/// tokens, appends its EOS to a finished response (EOS, stop string or the token limit), and scores the tokens
+/// after the two sequences' longest common prefix. With <c>retokenize: false</c> a model whose vocabulary is the
+/// large model's scores the sampled ids after its prompt ids instead (an option of ours; text cut by a stop
+/// string is always re-tokenized, since only the text is exact there).</para>
 /// </summary>
 public sealed class LogProbScorer : IScorer
 {
-    readonly (PromptedModel Model, double Weight, bool SameVocabulary)[] terms;
+    readonly (PromptedModel Model, double Weight, bool ScoresSampledIds)[] terms;
 
-    public LogProbScorer(string name, PromptedModel large, IReadOnlyList<(PromptedModel Model, double Weight)> terms)
+    public LogProbScorer(string name, PromptedModel large, IReadOnlyList<(PromptedModel Model, double Weight)> terms, bool retokenize = true)
     {
         Name = name;
-        this.terms = terms.Select(t => (t.Model, t.Weight, Vocabularies.AreIdentical(t.Model.Tokenizer, large.Tokenizer))).ToArray();
+        this.terms = terms.Select(t => (t.Model, t.Weight, !retokenize && Vocabularies.AreIdentical(t.Model.Tokenizer, large.Tokenizer))).ToArray();
         foreach (var term in this.terms) _ = term.Model.ScoringEosTokenId; // fail now, not after the first chunk
     }
 
-    public static LogProbScorer ImplicitValue(PromptedModel large, PromptedModel tuned, PromptedModel untuned) =>
-        new("implicit value", large, [(tuned, 1.0), (untuned, -1.0)]);
+    public static LogProbScorer ImplicitValue(PromptedModel large, PromptedModel tuned, PromptedModel untuned, bool retokenize = true) =>
+        new("implicit value", large, [(tuned, 1.0), (untuned, -1.0)], retokenize);
 
-    public static LogProbScorer LogLikelihood(PromptedModel large) => new("log-likelihood", large, [(large, 1.0)]);
+    public static LogProbScorer LogLikelihood(PromptedModel large, bool retokenize = true) => new("log-likelihood", large, [(large, 1.0)], retokenize);
 
     public string Name { get; }
 
-    /// <summary>Whether each term scores the large model's token ids directly (no re-tokenization).</summary>
-    public IReadOnlyList<bool> SharesLargeVocabulary => terms.Select(t => t.SameVocabulary).ToArray();
+    /// <summary>The models scored, in order (for per-model log-likelihoods, <see cref="Session.ScoreTerms"/>).</summary>
+    public IReadOnlyList<PromptedModel> Models => terms.Select(t => t.Model).ToArray();
 
-    public IScoringSession Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt) => new Session(this, rawPrompts, rowsPerPrompt);
+    IScoringSession IScorer.Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt) => Begin(rawPrompts, rowsPerPrompt);
 
-    sealed class Session : IScoringSession
+    public Session Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt) => new(this, rawPrompts, rowsPerPrompt);
+
+    public sealed class Session : IScoringSession
     {
         readonly LogProbScorer scorer;
+        readonly IReadOnlyList<string> rawPrompts;
+        readonly int rowsPerPrompt;
+        readonly int[][][] promptIds;   // [term][prompt]
         readonly IncrementalLogprobs[] logprobs;
 
-        public Session(LogProbScorer scorer, IReadOnlyList<string> rawPrompts, int rowsPerPrompt)
+        internal Session(LogProbScorer scorer, IReadOnlyList<string> rawPrompts, int rowsPerPrompt)
         {
             this.scorer = scorer;
+            this.rawPrompts = rawPrompts;
+            this.rowsPerPrompt = rowsPerPrompt;
+            promptIds = scorer.terms.Select(t => rawPrompts.Select(t.Model.EncodePrompt).ToArray()).ToArray();
             logprobs = new IncrementalLogprobs[scorer.terms.Length];
             try
             {
-                for (int i = 0; i < logprobs.Length; i++) logprobs[i] = new IncrementalLogprobs(scorer.terms[i].Model, rawPrompts, rowsPerPrompt);
+                for (int i = 0; i < logprobs.Length; i++) logprobs[i] = new IncrementalLogprobs(scorer.terms[i].Model, promptIds[i], rowsPerPrompt);
             }
             catch
             {
@@ -83,25 +94,51 @@ public sealed class LogProbScorer : IScorer
 
         public double[] Score(IReadOnlyList<Response> rows)
         {
+            var terms = ScoreTerms(rows);
             var scores = new double[rows.Count];
-            for (int i = 0; i < logprobs.Length; i++)
-            {
-                var (model, weight, sameVocabulary) = scorer.terms[i];
-                var tokens = rows.Select(row => ScoredTokens(row, model, sameVocabulary)).ToArray();
-                var sums = logprobs[i].Update(tokens);
-                for (int r = 0; r < rows.Count; r++) scores[r] += weight * sums[r];
-            }
+            for (int i = 0; i < terms.Length; i++)
+                for (int r = 0; r < rows.Count; r++) scores[r] += scorer.terms[i].Weight * terms[i][r];
             return scores;
         }
 
-        static IReadOnlyList<int> ScoredTokens(Response row, PromptedModel model, bool sameVocabulary)
+        /// <summary>log p_model(response | prompt) of each row under each model, in the order of <see cref="Models"/>.</summary>
+        public double[][] ScoreTerms(IReadOnlyList<Response> rows)
         {
-            // A stop string cuts the text inside the sampled tokens, so only the text is exact then.
-            var tokens = sameVocabulary && row.Finish != FinishReason.StopString
-                ? row.ContentTokenIds.ToList()
-                : model.Tokenizer.Encode(row.Text).ToList();
-            if (row.Finished) tokens.Add(model.ScoringEosTokenId);
-            return tokens;
+            var sums = new double[scorer.terms.Length][];
+            for (int i = 0; i < sums.Length; i++)
+            {
+                var scored = rows.Select((row, r) => ScoredTokens(i, row, r / rowsPerPrompt)).ToArray();
+                sums[i] = logprobs[i].Update(scored.Select(s => s.Sequence).ToArray(), scored.Select(s => s.ScoreFrom).ToArray());
+            }
+            return sums;
+        }
+
+        /// <summary>The token sequence a term's model reads for a row, and where its scored part starts.</summary>
+        (IReadOnlyList<int> Sequence, int ScoreFrom) ScoredTokens(int term, Response row, int prompt)
+        {
+            var (model, _, scoresSampledIds) = scorer.terms[term];
+            int[] promptTokens = promptIds[term][prompt];
+            List<int> sequence;
+            int scoreFrom;
+            if (scoresSampledIds && row.Finish != FinishReason.StopString && row.TokenIds.Count > 0)
+            {
+                sequence = [.. promptTokens, .. row.ContentTokenIds];
+                scoreFrom = promptTokens.Length;
+            }
+            else
+            {
+                sequence = [.. model.Tokenizer.Encode(model.Template.Apply(rawPrompts[prompt]) + row.Text)];
+                scoreFrom = CommonPrefixLength(promptTokens, sequence);
+            }
+            if (row.Finished) sequence.Add(model.ScoringEosTokenId);
+            return (sequence, scoreFrom);
+        }
+
+        static int CommonPrefixLength(IReadOnlyList<int> a, IReadOnlyList<int> b)
+        {
+            int n = 0;
+            while (n < a.Count && n < b.Count && a[n] == b[n]) n++;
+            return n;
         }
 
         public void Reorder(IReadOnlyList<int> rowIndex)
@@ -117,14 +154,17 @@ public sealed class LogProbScorer : IScorer
 }
 
 /// <summary>
-/// A sequence classifier as the guide (an ablation): the reward of template(prompt) + response text,
+/// A sequence classifier as the guide: the reward of the template with {raw_prompt} and {response} filled in,
 /// recomputed for every row at every chunk.
 /// </summary>
-public sealed class RewardModelScorer(RewardModel rewardModel, PromptTemplate template) : IScorer
+public sealed class RewardModelScorer(RewardModel rewardModel, string template) : IScorer
 {
     public string Name => "reward model";
 
     public IScoringSession Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt) => new Session(this, rawPrompts, rowsPerPrompt);
+
+    string Apply(string rawPrompt, string response) =>
+        template.Replace("{raw_prompt}", rawPrompt, StringComparison.Ordinal).Replace("{response}", response, StringComparison.Ordinal);
 
     sealed class Session(RewardModelScorer scorer, IReadOnlyList<string> rawPrompts, int rowsPerPrompt) : IScoringSession
     {
@@ -135,7 +175,7 @@ public sealed class RewardModelScorer(RewardModel rewardModel, PromptTemplate te
 
         public double[] Score(IReadOnlyList<Response> rows)
         {
-            var texts = rows.Select((row, r) => scorer.template.Apply(rawPrompts[r / rowsPerPrompt]) + row.Text).ToArray();
+            var texts = rows.Select((row, r) => scorer.Apply(rawPrompts[r / rowsPerPrompt], row.Text)).ToArray();
             for (int r = 0; r < texts.Length; r++) tokensScored[r / rowsPerPrompt] += scorer.rewardModel.Tokenize(texts[r]).Length;
             ForwardCalls += (texts.Length + 15) / 16;
             return scorer.rewardModel.Score(texts, batchSize: 16);
@@ -147,7 +187,6 @@ public sealed class RewardModelScorer(RewardModel rewardModel, PromptTemplate te
     }
 
     readonly RewardModel rewardModel = rewardModel;
-    readonly PromptTemplate template = template;
 }
 
 public static class Scoring
@@ -160,6 +199,7 @@ public static class Scoring
     {
         var response = new Response();
         foreach (int token in hypothesis.TokenIds) response.Append(token, large.Tokenizer, large.EosTokenIds, stopStrings);
+        if (hypothesis.Finish == FinishReason.Length) response.FinishAtLength();
         using var session = scorer.Begin([rawPrompt], rowsPerPrompt: 1);
         return session.Score([response])[0];
     }

@@ -1,5 +1,6 @@
 using WeakToStrong.Evaluation;
 using WeakToStrong.Experiments;
+using WeakToStrong.Search;
 
 namespace WeakToStrong.Tests.Experiments;
 

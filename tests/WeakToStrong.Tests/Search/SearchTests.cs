@@ -15,31 +15,47 @@ public class SearchTests(TinyWorld world) : IClassFixture<TinyWorld>
     static GenerationOptions Generation(int maxNewTokens = 16, long seed = 5, int topK = 50, IReadOnlyList<string>? stop = null) =>
         new(maxNewTokens, new SamplingOptions(0.7, topK, 1.0), stop, seed);
 
-    /// <summary>log p(response | prompt) by one plain forward over prompt + response: no cache, no reuse.</summary>
-    static double FullLogprob(PromptedModel model, string rawPrompt, IReadOnlyList<int> response)
+    /// <summary>Σ log p(ids[i] | ids[&lt;i]) for i ≥ max(1, scoreFrom) by one plain forward: no cache, no reuse.</summary>
+    internal static double FullLogprob(PromptedModel model, IReadOnlyList<int> ids, int scoreFrom)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var prompt = model.EncodePrompt(rawPrompt);
-        long[] ids = [.. prompt.Select(i => (long)i), .. response.Select(i => (long)i)];
-        var logprobs = model.Model.Forward(tensor(ids).unsqueeze(0)).log_softmax(-1)[0];
+        var logprobs = model.Model.Forward(tensor(ids.Select(i => (long)i).ToArray()).unsqueeze(0)).log_softmax(-1)[0];
         double sum = 0;
-        for (int i = prompt.Length; i < ids.Length; i++) sum += logprobs[i - 1, ids[i]].item<float>();
+        for (int i = Math.Max(1, scoreFrom); i < ids.Count; i++) sum += logprobs[i - 1, ids[i]].item<float>();
         return sum;
     }
 
-    /// <summary>The implicit value recomputed from scratch, at the text level when the vocabularies differ.</summary>
-    static double FullImplicitValue(PromptedModel large, PromptedModel tuned, PromptedModel untuned, string rawPrompt, Hypothesis h)
+    /// <summary>
+    /// The reference implementation's scoring (SFTDataMapFunc + get_batch_logps), written out: tokenize template(prompt)
+    /// and template(prompt) + text each in one piece, append EOS when finished, score after the common prefix.
+    /// </summary>
+    internal static double ReferenceLogprob(PromptedModel model, string rawPrompt, string text, bool finished)
     {
-        double Term(PromptedModel small)
-        {
-            bool sameVocabulary = Vocabularies.AreIdentical(large.Tokenizer, small.Tokenizer) && h.Finish != FinishReason.StopString;
-            var tokens = sameVocabulary
-                ? h.TokenIds.Take(h.TokenIds.Count - (h.Finish == FinishReason.Eos ? 1 : 0)).ToList()
-                : small.Tokenizer.Encode(h.Text).ToList();
-            if (h.Finish is not null) tokens.Add(small.ScoringEosTokenId);
-            return FullLogprob(small, rawPrompt, tokens);
-        }
+        var prompt = model.Tokenizer.Encode(model.Template.Apply(rawPrompt));
+        var ids = model.Tokenizer.Encode(model.Template.Apply(rawPrompt) + text).ToList();
+        if (finished) ids.Add(model.ScoringEosTokenId);
+        int common = 0;
+        while (common < prompt.Count && common < ids.Count && prompt[common] == ids[common]) common++;
+        return FullLogprob(model, ids, common);
+    }
+
+    /// <summary>Our option: the sampled ids after the prompt's ids (same vocabulary, no stop string).</summary>
+    static double SampledIdsLogprob(PromptedModel model, string rawPrompt, Hypothesis h)
+    {
+        var prompt = model.EncodePrompt(rawPrompt);
+        List<int> ids = [.. prompt, .. h.TokenIds.Take(h.TokenIds.Count - (h.Finish == FinishReason.Eos ? 1 : 0))];
+        if (h.Finish is not null) ids.Add(model.ScoringEosTokenId);
+        return FullLogprob(model, ids, prompt.Length);
+    }
+
+    /// <summary>The implicit value recomputed from scratch by the reference's rule (or, with sampled ids, ours where it applies).</summary>
+    static double FullImplicitValue(PromptedModel large, PromptedModel tuned, PromptedModel untuned, string rawPrompt, Hypothesis h, bool retokenize = true)
+    {
+        double Term(PromptedModel small) =>
+            !retokenize && Vocabularies.AreIdentical(large.Tokenizer, small.Tokenizer) && h.Finish != FinishReason.StopString
+                ? SampledIdsLogprob(small, rawPrompt, h)
+                : ReferenceLogprob(small, rawPrompt, h.Text, h.Finish is not null);
         return Term(tuned) - Term(untuned);
     }
 
@@ -81,47 +97,92 @@ public class SearchTests(TinyWorld world) : IClassFixture<TinyWorld>
     }
 
     [Theory]
-    [InlineData("untuned", "tuned")]      // same vocabulary: the sampled ids are scored
-    [InlineData("untuned-b", "tuned-b")]  // another vocabulary: decode, re-encode, reuse the common prefix
-    public void IncrementalChunkScoresEqualFullRecomputation(string untunedName, string tunedName)
+    [InlineData("untuned", "tuned", true)]      // same vocabulary, the reference's rule: re-tokenized text
+    [InlineData("untuned", "tuned", false)]     // same vocabulary, our option: the sampled ids
+    [InlineData("untuned-b", "tuned-b", true)]  // another vocabulary: decode, re-encode, reuse the common prefix
+    public void IncrementalChunkScoresEqualFullRecomputation(string untunedName, string tunedName, bool retokenize)
     {
         var tuned = world.Load(tunedName);
         var untuned = world.Load(untunedName);
-        var search = new ChunkLevelBeamSearch(Large, LogProbScorer.ImplicitValue(Large, tuned, untuned), new BeamSearchOptions(2, 3, 3), Generation(17));
+        var search = new ChunkLevelBeamSearch(Large, LogProbScorer.ImplicitValue(Large, tuned, untuned, retokenize), new BeamSearchOptions(2, 3, 3), Generation(17));
 
         var outputs = search.Run(Prompts, hypothesesPerPrompt: 6);
 
         foreach (var output in outputs)
             foreach (var h in output.Hypotheses)
-                Assert.Equal(FullImplicitValue(Large, tuned, untuned, output.Prompt.Text, h), h.Score, 1e-4);
+                Assert.Equal(FullImplicitValue(Large, tuned, untuned, output.Prompt.Text, h, retokenize), h.Score, 1e-4);
+    }
+
+    [Fact]
+    public void TheTokenLimitFinishesEveryResponseAndItsScoreIncludesEos()
+    {
+        var search = new ChunkLevelBeamSearch(Large, LogProbScorer.ImplicitValue(Large, Tuned, Untuned), BeamSearchOptions.BestOfN(4), Generation(6));
+
+        var outputs = search.Run(Prompts, hypothesesPerPrompt: 4);
+
+        foreach (var output in outputs)
+            foreach (var h in output.Hypotheses)
+            {
+                Assert.NotNull(h.Finish);
+                if (h.Finish == FinishReason.Length) Assert.Equal(6, h.TokenIds.Count);
+                double withEos = ReferenceLogprob(Tuned, output.Prompt.Text, h.Text, true) - ReferenceLogprob(Untuned, output.Prompt.Text, h.Text, true);
+                double withoutEos = ReferenceLogprob(Tuned, output.Prompt.Text, h.Text, false) - ReferenceLogprob(Untuned, output.Prompt.Text, h.Text, false);
+                Assert.Equal(withEos, h.Score, 1e-4);
+                Assert.NotEqual(withoutEos, h.Score, 1e-4);
+            }
+        Assert.Contains(outputs.SelectMany(o => o.Hypotheses), h => h.Finish == FinishReason.Length);
+    }
+
+    [Fact]
+    public void ThePromptAndResponseAreSplitAtTheirCommonTokenPrefix()
+    {
+        // The template ends inside a word, so the prompt's last token and the response's first merge: the merged
+        // token is scored, as the reference scores it, and the prompt's last token is not.
+        var small = Tuned with { Template = new PromptTemplate("{raw_prompt} th") };
+        var prompt = small.Tokenizer.Encode(small.Template.Apply("the cat"));
+        var full = small.Tokenizer.Encode(small.Template.Apply("the cat") + "e dog");
+        int common = 0;
+        while (common < prompt.Count && prompt[common] == full[common]) common++;
+        Assert.True(common < prompt.Count, "the fixture's tokenizer should merge \" th\" + \"e\"");
+
+        var scorer = new LogProbScorer("tuned", Large, [(small, 1.0)]);
+        using var session = scorer.Begin(["the cat"], rowsPerPrompt: 1);
+        double score = session.Score([Response.FromText("e dog", null)])[0];
+
+        Assert.Equal(FullLogprob(small, full, common), score, 1e-4);
+        Assert.Equal(ReferenceLogprob(small, "the cat", "e dog", false), score, 1e-4);
     }
 
     [Fact]
     public void IncrementalLogprobsSurviveRollbackAndReordering()
     {
         var model = world.Load("untuned-b");
-        string[] prompts = ["first prompt", "second"];
+        int[][] prompts = [model.EncodePrompt("first prompt"), model.EncodePrompt("second")];
         using var incremental = new IncrementalLogprobs(model, prompts, rowsPerPrompt: 2);
         var random = new Random(3);
-        var responses = Enumerable.Range(0, 4).Select(_ => new List<int>()).ToArray();
+        var responses = Enumerable.Range(0, 4).Select(r => new List<int>(prompts[r / 2])).ToArray();
+        var scoreFrom = Enumerable.Range(0, 4).Select(r => prompts[r / 2].Length).ToArray();
         for (int round = 0; round < 12; round++)
         {
-            foreach (var response in responses)
+            for (int r = 0; r < responses.Length; r++)
             {
-                // Extend, cut back or rewrite the tail, as re-tokenized text does.
-                int cut = response.Count == 0 ? 0 : random.Next(Math.Max(0, response.Count - 3), response.Count + 1);
+                var response = responses[r];
+                // Extend, cut back or rewrite the tail, as re-tokenized text does, at times into the prompt.
+                int cut = random.Next(Math.Max(1, response.Count - 3), response.Count + 1);
                 response.RemoveRange(cut, response.Count - cut);
                 int add = random.Next(0, 4);
                 for (int i = 0; i < add; i++) response.Add(random.Next(0, model.Tokenizer.VocabSize));
+                scoreFrom[r] = Math.Min(cut, prompts[r / 2].Length);
             }
-            var sums = incremental.Update(responses);
+            var sums = incremental.Update(responses, scoreFrom);
             for (int r = 0; r < responses.Length; r++)
-                Assert.Equal(FullLogprob(model, prompts[r / 2], responses[r]), sums[r], 1e-4);
+                Assert.Equal(FullLogprob(model, responses[r], scoreFrom[r]), sums[r], 1e-4);
             if (round % 3 == 2)
             {
                 int[] order = [1, 1, 2, 3]; // rows stay within their prompt
                 incremental.Reorder(order);
                 responses = order.Select(i => new List<int>(responses[i])).ToArray();
+                scoreFrom = order.Select(i => scoreFrom[i]).ToArray();
             }
         }
     }
@@ -150,17 +211,21 @@ public class SearchTests(TinyWorld world) : IClassFixture<TinyWorld>
         Assert.Contains("tuned-b", error.Message);
     }
 
-    [Fact]
-    public void GuidanceThatPrefersOneTokenSteersTowardIt()
+    [Theory]
+    [InlineData(FinishedStates.CompeteAll)]
+    [InlineData(FinishedStates.OneSlot)]
+    public void GuidanceThatPrefersOneTokenSteersTowardIt(FinishedStates finished)
     {
+        // Sampled ids are scored: these random models emit arbitrary bytes, which as text become U+FFFD (three tokens
+        // each when re-tokenized), so text-level scoring would mostly reward valid UTF-8, not the preferred token.
         var generation = Generation(24, topK: 0);
         var prompts = Enumerable.Range(0, 8).Select(i => new SearchPrompt(i, $"prompt number {i}")).ToArray();
         int Count(IReadOnlyList<SearchOutput> outputs) => outputs.Sum(o => o.Best.TokenIds.Count(t => t == TinyWorld.PreferredToken));
 
         int sampled = Count(new ChunkLevelBeamSearch(Large, null, BeamSearchOptions.Sampling, generation).Run(prompts));
-        int searched = Count(new ChunkLevelBeamSearch(Large, LogProbScorer.ImplicitValue(Large, Tuned, Untuned), new BeamSearchOptions(2, 16, 1), generation).Run(prompts));
+        int searched = Count(new ChunkLevelBeamSearch(Large, LogProbScorer.ImplicitValue(Large, Tuned, Untuned, retokenize: false), new BeamSearchOptions(2, 16, 1, finished), generation).Run(prompts));
 
-        Assert.True(searched >= 10 && searched >= 5 * Math.Max(1, sampled), $"preferred token: {searched} times with CBS, {sampled} with sampling");
+        Assert.True(searched >= 10 && searched >= 5 * Math.Max(1, sampled), $"preferred token: {searched} times with CBS ({finished}), {sampled} with sampling");
     }
 
     [Fact]
@@ -188,13 +253,14 @@ public class SearchTests(TinyWorld world) : IClassFixture<TinyWorld>
     }
 
     [Fact]
-    public void AFinishedStateTakesOneBeamSlotHoweverManyCopiesItHas()
+    public void WithOneSlotAFinishedStateTakesOneBeamSlotHoweverManyCopiesItHas()
     {
         // One prompt, W = 2, K = 3. Row 4 (finished) and row 1 (unfinished) are the best two.
         double[] scores = [0.1, 0.9, 0.3, 0.2, 1.5, 0.0];
         bool[] finished = [false, false, false, false, true, false];
+        var beam = new BeamSearchOptions(2, 3, 1, FinishedStates.OneSlot);
 
-        var (selection, duplicate) = ChunkLevelBeamSearch.SelectAndExpand(scores, new bool[6], finished, beamWidth: 2, successors: 3);
+        var (selection, duplicate) = ChunkLevelBeamSearch.SelectAndExpand(scores, new bool[6], finished, beam);
 
         Assert.Equal([4, 4, 4, 1, 1, 1], selection);
         Assert.Equal([false, true, true, false, false, false], duplicate);
@@ -202,8 +268,26 @@ public class SearchTests(TinyWorld world) : IClassFixture<TinyWorld>
         // Next round: the finished state still scores best, its copies do not crowd out the others.
         double[] next = [1.5, 1.5, 1.5, 0.2, 0.7, 0.4];
         bool[] nextFinished = [true, true, true, false, false, false];
-        var (again, _) = ChunkLevelBeamSearch.SelectAndExpand(next, duplicate, nextFinished, beamWidth: 2, successors: 3);
+        var (again, _) = ChunkLevelBeamSearch.SelectAndExpand(next, duplicate, nextFinished, beam);
         Assert.Equal([0, 0, 0, 4, 4, 4], again);
+    }
+
+    [Fact]
+    public void ByDefaultAFinishedStatesCopiesAllCompeteAsInTheReference()
+    {
+        double[] scores = [0.1, 0.9, 0.3, 0.2, 1.5, 0.0];
+        bool[] finished = [false, false, false, false, true, false];
+        var beam = new BeamSearchOptions(2, 3, 1);
+
+        var (selection, duplicate) = ChunkLevelBeamSearch.SelectAndExpand(scores, new bool[6], finished, beam);
+        Assert.Equal([4, 4, 4, 1, 1, 1], selection);
+        Assert.All(duplicate, Assert.False);
+
+        // Next round: the finished state's three copies rank first and second: it takes both beam slots.
+        double[] next = [1.5, 1.5, 1.5, 0.2, 0.7, 0.4];
+        bool[] nextFinished = [true, true, true, false, false, false];
+        var (again, _) = ChunkLevelBeamSearch.SelectAndExpand(next, duplicate, nextFinished, beam);
+        Assert.Equal([0, 0, 0, 1, 1, 1], again);
     }
 
     [Fact]
@@ -262,7 +346,7 @@ public class OtherScorerTests(TinyWorld world) : IClassFixture<TinyWorld>
     {
         using var rewardModel = WeakToStrong.Evaluation.RewardModel.Load(RepositoryPaths.Fixture("distilbert-cls"), WeakToStrong.Models.ModelOptions.Cpu);
         var large = world.Load("large");
-        var search = new ChunkLevelBeamSearch(large, new RewardModelScorer(rewardModel, PromptTemplate.Raw), BeamSearchOptions.BestOfN(6),
+        var search = new ChunkLevelBeamSearch(large, new RewardModelScorer(rewardModel, Guide.DefaultRewardTemplate), BeamSearchOptions.BestOfN(6),
             new GenerationOptions(10, null, null, 2));
 
         foreach (var output in search.Run(Prompts, hypothesesPerPrompt: 6))
@@ -281,17 +365,6 @@ public class OtherScorerTests(TinyWorld world) : IClassFixture<TinyWorld>
 
         foreach (var output in search.Run(Prompts, hypothesesPerPrompt: 4))
             foreach (var h in output.Hypotheses)
-            {
-                var tokens = h.TokenIds.Take(h.TokenIds.Count - (h.Finish == FinishReason.Eos ? 1 : 0)).ToList();
-                if (h.Finish is not null) tokens.Add(large.ScoringEosTokenId);
-                using var scope = TorchSharp.torch.NewDisposeScope();
-                using var noGrad = TorchSharp.torch.no_grad();
-                var prompt = large.EncodePrompt(output.Prompt.Text);
-                long[] ids = [.. prompt.Select(i => (long)i), .. tokens.Select(i => (long)i)];
-                var logprobs = large.Model.Forward(TorchSharp.torch.tensor(ids).unsqueeze(0)).log_softmax(-1)[0];
-                double expected = 0;
-                for (int i = prompt.Length; i < ids.Length; i++) expected += logprobs[i - 1, ids[i]].item<float>();
-                Assert.Equal(expected, h.Score, 1e-4);
-            }
+                Assert.Equal(SearchTests.ReferenceLogprob(large, output.Prompt.Text, h.Text, h.Finish is not null), h.Score, 1e-4);
     }
 }

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using WeakToStrong.Search;
+using WeakToStrong.World;
+using WeakToStrong.World.Tasks;
+
+namespace WeakToStrong.Experiments;
+
+/// <summary>One cell of an experiment (a method on a base model with a seed) bound to its models: prompts in, finished records out.</summary>
+internal sealed class CellGenerator(ExperimentConfig config, Cell cell, MethodModels models, IGoldEvaluator gold)
+{
+    readonly GenerationOptions generation = config.Generation with { Seed = cell.Seed };
+
+    public IReadOnlyList<GenerationRecord> Generate(IReadOnlyList<(TaskPrompt Prompt, int Index)> batch)
+    {
+        var clock = Stopwatch.StartNew();
+        var method = cell.Method;
+        var outputs = Methods.Run(method, models, generation, batch.Select(p => new SearchPrompt(p.Index, p.Prompt.Prompt)).ToArray());
+        double seconds = clock.Elapsed.TotalSeconds / batch.Count;
+        // Each response is scored alone, whatever chose it: a score then does not depend on which prompts shared
+        // its batch (padding changes float32 rounding), so shards, resumed runs and batch sizes agree exactly.
+        var values = outputs.Select(o => Methods.ImplicitValueOf(method, models, o, generation.StopStrings)).ToArray();
+        var responses = outputs.Select(o => o.Best.Text).ToArray();
+        var golds = ExperimentRunner.ScoreAlone(gold, batch.Select(p => p.Prompt.Prompt).ToArray(), responses);
+        return batch.Select((p, i) => new GenerationRecord(
+            cell.Key, cell.BaseModel, method.Name, method.Label, method.W, method.K, method.L, method.N, method.Beta, cell.Seed,
+            p.Index, p.Prompt.Id, p.Prompt.Prompt, p.Prompt.Reference, responses[i], outputs[i].Best.Finish?.ToString(),
+            values[i], golds[i], Win(p.Prompt, responses[i]),
+            // The small models sampled alone spend no large-model tokens.
+            method.UsesBaseModel ? outputs[i].Compute.LargeTokensSampled : 0,
+            method.UsesBaseModel ? outputs[i].Compute.SmallTokensScored : outputs[i].Compute.LargeTokensSampled,
+            outputs[i].Compute.ForwardCalls, seconds)).ToArray();
+    }
+
+    /// <summary>Instruction following against the reference policy's output: 1 win, 0.5 tie, 0 loss.</summary>
+    double? Win(TaskPrompt prompt, string response) =>
+        config.Gold.IsInstructionJudge && prompt.Reference is string reference
+            ? InstructionTask.Compare(InstructionTask.InstructionOf(prompt.Prompt), response, reference) switch
+            {
+                InstructionTask.PairwiseOutcome.Win => 1.0,
+                InstructionTask.PairwiseOutcome.Tie => 0.5,
+                _ => 0.0,
+            }
+            : null;
+}
