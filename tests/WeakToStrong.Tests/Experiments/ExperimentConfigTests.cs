@@ -1,4 +1,5 @@
 using WeakToStrong.Experiments;
+using WeakToStrong.Search;
 
 namespace WeakToStrong.Tests.Experiments;
 
@@ -88,6 +89,47 @@ public class ExperimentConfigTests
         Assert.Equal(new string?[] { "small-base", "base-large" }, order);
         Assert.True(cells.Where(c => c.BaseModel is not null).Select(c => c.BaseModel).SequenceEqual(
             cells.Where(c => c.BaseModel is not null).Select(c => c.BaseModel).OrderBy(b => Array.IndexOf(order, b))), "one base model at a time");
+    }
+
+    [Fact]
+    public void GuidesAndFinishedRulesAreMethodOptions()
+    {
+        var config = Parse(Valid.Replace("  - {method: bon, n: 16}", """
+              - {method: bon, n: 16}
+              - {method: cbs, w: 16, k: 2, l: 1, guide: likelihood}
+              - {method: bon, n: 4, guide: {reward-model: zoo:gold, template: "Q {raw_prompt} A {response}"}}
+              - {method: cbs, w: 2, k: 2, l: 3, finished: one-slot, retokenize: false}
+            """.TrimEnd()).Replace("""
+            method: bon
+            n: [1, 4]
+        """, """
+            method: bon
+            n: [1, 4]
+            finished: [compete-all, one-slot]
+        """));
+        var main = config.Groups.Where(g => g.Sweep == "").SelectMany(g => g.Methods).ToArray();
+        var beam = main.Single(m => m.W == 16);
+        Assert.Equal((GuideKind.Likelihood, "CBS(16,2,1) LL", "cbs-w16-k2-l1-likelihood"), (beam.Guide.Kind, beam.Label, beam.Key));
+        Assert.False(beam.NeedsSmallPair);
+        var rm = main.Single(m => m.N == 4);
+        Assert.Equal(("zoo:gold", "Q {raw_prompt} A {response}", "bon-n4-rm-zoo_gold"), (rm.Guide.RewardModel, rm.Guide.RewardTemplate, rm.Key));
+        Assert.Equal(["zoo:gold"], config.RewardGuides);
+        var options = main.Single(m => m.W == 2);
+        Assert.Equal((FinishedStates.OneSlot, false, "cbs-w2-k2-l3-oneslot-ids"), (options.Finished, options.Retokenize, options.Key));
+        Assert.Equal(FinishedStates.CompeteAll, main.Single(m => m.N == 16).Finished);
+        Assert.Equal(["BoN(1)", "BoN(1) one-slot", "BoN(4)", "BoN(4) one-slot"], config.Groups.Single(g => g.Sweep == "compute").Methods.Select(m => m.Label));
+    }
+
+    [Theory]
+    [InlineData("{method: bon, n: 16, guide: oracle}", "methods[2].guide: expected implicit-value, likelihood or {reward-model: REF}, got \"oracle\"")]
+    [InlineData("{method: bon, n: 16, finished: first}", "methods[2].finished: expected compete-all (the reference's rule) or one-slot, got \"first\"")]
+    [InlineData("{method: bon, n: 16, retokenize: maybe}", "methods[2].retokenize: expected true")]
+    [InlineData("{method: eft, beta: 1, guide: likelihood}", "methods[2].guide: unknown key")]
+    [InlineData("{method: bon, n: 16, guide: {reward-model: zoo:gold, template: \"{raw_prompt}\"}}", "methods[2].guide.template: expected a format containing {response}")]
+    public void BadSearchOptionsAreErrors(string entry, string expected)
+    {
+        string message = Error(Valid.Replace("{method: bon, n: 16}", entry));
+        Assert.Contains(expected, message);
     }
 
     [Fact]
