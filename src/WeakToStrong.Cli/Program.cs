@@ -9,6 +9,7 @@ var root = new RootCommand("WeakToStrong: weak-to-strong search (Zhou et al., 20
     GenerateCommand.Create(),
     RewardCommand.Create(),
     SearchCommand.Create(),
+    ScoreCommand.Create(),
     ZooCommand.Create(),
     TrainCommand.Create(),
     BenchCommand.Create(),

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using System.Text;
+using WeakToStrong.Models;
+using WeakToStrong.Search;
+
+namespace WeakToStrong.Cli.Commands;
+
+/// <summary>`wts score`: the implicit value of given responses, scored as a search scores them, without searching.</summary>
+internal static class ScoreCommand
+{
+    public static Command Create()
+    {
+        var tunedRef = new Option<string>("--tuned") { Description = "the small tuned model π* (directory or hub id)", Required = true };
+        var untunedRef = new Option<string>("--untuned") { Description = "its untuned reference π_ref", Required = true };
+        var tunedTemplate = new Option<string>("--tuned-template") { Description = "how π* sees the prompt", DefaultValueFactory = _ => PromptTemplate.Placeholder };
+        var untunedTemplate = new Option<string>("--untuned-template") { Description = "how π_ref sees the prompt", DefaultValueFactory = _ => PromptTemplate.Placeholder };
+        var input = new Option<string>("--input") { Description = "JSONL: {\"prompt\": …, \"response\": …, \"finished\": true|false} per line", Required = true };
+        var output = new Option<string>("--output") { Description = "JSONL written: each input line with implicit_value, tuned_logprob and untuned_logprob (never overwritten)", Required = true };
+        var runtime = new RuntimeOptions();
+        var command = new Command("score", "Score given responses with the small pair's implicit value (as CBS and BoN score them), without searching.")
+        {
+            tunedRef, untunedRef, tunedTemplate, untunedTemplate, input, output,
+        };
+        runtime.AddTo(command);
+        command.SetAction(result => Cli.Run(() =>
+        {
+            string outputPath = result.GetValue(output)!;
+            if (File.Exists(outputPath) || Directory.Exists(outputPath))
+                throw new InvalidInputException($"--output: {outputPath} exists; choose a new file (scores are never written over a file)");
+            var rows = ResponseScoring.Read(result.GetValue(input)!);
+            var options = runtime.Apply(result);
+            PromptedModel Load(string name, string reference, string template, string flag) =>
+                new(name, PretrainedModels.LoadCausalLM(reference, options, Cli.Warn), Cli.LoadTokenizer(reference), new PromptTemplate(template, flag));
+            var tuned = Load("tuned", result.GetValue(tunedRef)!, result.GetValue(tunedTemplate)!, "--tuned-template");
+            var untuned = Load("untuned", result.GetValue(untunedRef)!, result.GetValue(untunedTemplate)!, "--untuned-template");
+
+            var scores = ResponseScoring.Score(tuned, untuned, rows,
+                done => { if (done % 100 == 0 || done == rows.Count) Console.Error.WriteLine($"wts: scored {done}/{rows.Count}"); });
+            string temporary = outputPath + ".tmp";
+            File.WriteAllText(temporary, ResponseScoring.ToJsonl(rows, scores), new UTF8Encoding(false));
+            File.Move(temporary, outputPath);
+            Console.Error.WriteLine($"wts: {rows.Count} responses scored into {outputPath}; mean implicit value {scores.Average(s => s.ImplicitValue):F4}");
+            return 0;
+        }));
+        return command;
+    }
+}
