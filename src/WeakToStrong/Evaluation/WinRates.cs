@@ -84,21 +84,25 @@ public static class LengthControlledWinRate
     /// <summary>
     /// Point estimate = the full-data LC win rate; interval = 2.5% and 97.5% percentiles of the LC win rate refitted
     /// (length scale included) on instructions resampled with replacement, the same percentile rule as
-    /// <see cref="Estimate.Bootstrap"/>.
+    /// <see cref="Estimate.Bootstrap"/>. With <paramref name="instructionOfRow"/>, rows of one instruction (its seeds)
+    /// are resampled together, as the gold intervals resample prompts; without it every row is its own instruction.
     /// </summary>
     public static Estimate Bootstrap(IReadOnlyList<double> preferences, IReadOnlyList<int> modelLengths, IReadOnlyList<int> referenceLengths,
-        ulong seed, int resamples = DefaultResamples)
+        ulong seed, int resamples = DefaultResamples, IReadOnlyList<int>? instructionOfRow = null)
     {
         Validate(preferences, modelLengths, referenceLengths);
         if (resamples < 1) throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "must be positive");
+        if (instructionOfRow is not null && instructionOfRow.Count != preferences.Count)
+            throw new ArgumentException($"{instructionOfRow.Count} instruction ids for {preferences.Count} rows", nameof(instructionOfRow));
         double point = Fit(preferences, modelLengths, referenceLengths).LcWinRate;
         var rng = new DeterministicRandom(seed);
-        int n = preferences.Count;
-        var rows = new int[n];
+        var instructions = Enumerable.Range(0, preferences.Count).GroupBy(i => instructionOfRow?[i] ?? i).Select(g => g.ToArray()).ToArray();
+        var rows = new List<int>(preferences.Count);
         var lc = new double[resamples];
         for (int r = 0; r < resamples; r++)
         {
-            for (int i = 0; i < n; i++) rows[i] = rng.NextInt(n);
+            rows.Clear();
+            for (int i = 0; i < instructions.Length; i++) rows.AddRange(instructions[rng.NextInt(instructions.Length)]);
             lc[r] = FitRows(preferences, modelLengths, referenceLengths, rows).LcWinRate;
         }
         Array.Sort(lc);
@@ -129,9 +133,9 @@ public static class LengthControlledWinRate
     }
 
     /// <summary>Fits on the given rows (repeats allowed, so a bootstrap resample needs no copies).</summary>
-    static LengthControlledFit FitRows(IReadOnlyList<double> preferences, IReadOnlyList<int> modelLengths, IReadOnlyList<int> referenceLengths, int[] rows)
+    static LengthControlledFit FitRows(IReadOnlyList<double> preferences, IReadOnlyList<int> modelLengths, IReadOnlyList<int> referenceLengths, IReadOnlyList<int> rows)
     {
-        int n = rows.Length;
+        int n = rows.Count;
         var y = new double[n];
         var delta = new double[n];
         for (int k = 0; k < n; k++)

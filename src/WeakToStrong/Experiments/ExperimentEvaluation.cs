@@ -88,15 +88,23 @@ public static class ExperimentEvaluation
             rows.Average(r => (double)r.LargeTokens), rows.Average(r => (double)r.SmallTokens), rows.Average(r => r.WallSeconds));
     }
 
-    /// <summary>AlpacaEval 2.0's length-controlled win rate against the reference outputs, one instruction per (prompt, seed).</summary>
+    /// <summary>
+    /// AlpacaEval 2.0's length-controlled win rate against the reference outputs, fitted on every (prompt, seed); its
+    /// interval resamples prompts with all their seeds, as the gold and win-rate intervals do.
+    /// </summary>
     static Estimate? LengthControlled(IReadOnlyList<GenerationRecord> rows, ulong seed) =>
         rows.All(r => r.Reference is not null)
             ? LengthControlledWinRate.Bootstrap(rows.Select(r => r.Win!.Value).ToArray(),
                 rows.Select(r => LengthControlledWinRate.OutputLength(r.Response)).ToArray(),
-                rows.Select(r => LengthControlledWinRate.OutputLength(r.Reference!)).ToArray(), seed)
+                rows.Select(r => LengthControlledWinRate.OutputLength(r.Reference!)).ToArray(), seed,
+                instructionOfRow: rows.Select(r => r.PromptIndex).ToArray())
             : null;
 
-    /// <summary>One model_outputs.json per cell (a generator, in AlpacaEval's terms), for the official judge.</summary>
+    /// <summary>
+    /// One model_outputs.json per cell (a generator, in AlpacaEval's terms) and the references as
+    /// reference_outputs.json (generator "reference"), so that <c>alpaca_eval --model_outputs … --reference_outputs …</c>
+    /// runs on them as they are. Instructions are written exactly as given: alpaca_eval joins on their text.
+    /// </summary>
     static void WriteAlpacaEvalOutputs(RunDirectory run, ExperimentConfig config, IReadOnlyList<GenerationRecord> records)
     {
         foreach (var cell in records.GroupBy(r => r.Cell))
@@ -104,7 +112,11 @@ public static class ExperimentEvaluation
             string generator = $"{config.Name}/{cell.Key}";
             string directory = Path.Combine(run.AlpacaEval, cell.Key.Replace('/', '_'));
             AlpacaEvalOutputs.Write(Path.Combine(directory, "model_outputs.json"),
-                cell.OrderBy(r => r.PromptIndex).Select(r => (InstructionTask.InstructionOf(r.Prompt), r.Response, generator)), config.Name);
+                cell.OrderBy(r => r.PromptIndex).Select(r => (InstructionTask.ExactInstructionOf(r.Prompt), r.Response, generator)), config.Name);
         }
+        var references = records.Where(r => r.Reference is not null).GroupBy(r => r.PromptIndex).OrderBy(g => g.Key).Select(g => g.First()).ToArray();
+        if (references.Length > 0)
+            AlpacaEvalOutputs.Write(Path.Combine(run.AlpacaEval, "reference_outputs.json"),
+                references.Select(r => (InstructionTask.ExactInstructionOf(r.Prompt), r.Reference!, "reference")), config.Name);
     }
 }

@@ -102,6 +102,24 @@ public class WinRateTests
     }
 
     [Fact]
+    public void SeedsOfOneInstructionAreResampledTogether()
+    {
+        // Three seeds that agree exactly carry no more information than one: resampled as one instruction they must
+        // give the one-seed interval's width; resampled as separate rows they would look √3 times surer.
+        double[] tripled = [.. Preferences.SelectMany(p => new[] { p, p, p })];
+        int[] model = [.. ModelLengths.SelectMany(l => new[] { l, l, l })], reference = [.. ReferenceLengths.SelectMany(l => new[] { l, l, l })];
+        int[] instruction = [.. Enumerable.Range(0, Preferences.Length).SelectMany(i => new[] { i, i, i })];
+
+        var single = LengthControlledWinRate.Bootstrap(Preferences, ModelLengths, ReferenceLengths, seed: 5, resamples: 1000);
+        var grouped = LengthControlledWinRate.Bootstrap(tripled, model, reference, seed: 5, resamples: 1000, instructionOfRow: instruction);
+        var rows = LengthControlledWinRate.Bootstrap(tripled, model, reference, seed: 5, resamples: 1000);
+
+        double Width(Estimate e) => e.High - e.Low;
+        Assert.InRange(Width(grouped) / Width(single), 0.85, 1.15);
+        Assert.True(Width(rows) < 0.8 * Width(grouped), $"row resampling {Width(rows):F3}, instruction resampling {Width(grouped):F3}");
+    }
+
+    [Fact]
     public void BadInputIsRejectedWithAMessage()
     {
         Assert.Contains("model lengths", Assert.Throws<InvalidInputException>(() => LengthControlledWinRate.Fit([1, 0], [1, 2, 3], [1, 2])).Message);

@@ -57,4 +57,50 @@ public class ExperimentEvaluationTests
         Assert.Equal(2, tables.Summary.Count); // the main table and the sweep's
         Assert.All(tables.Summary, s => Assert.Equal(2.0, s.GoldMean));
     }
+
+    [Fact]
+    public void AlpacaEvalFilesKeepInstructionsExactlyAndCarryTheReferences()
+    {
+        const string yaml = """
+            name: alpaca
+            task: instruction
+            dataset: {path: prompts.jsonl, prompts: 2}
+            models:
+              bases: [{name: big, path: zoo:base-large}]
+              tuned: zoo:small-tuned
+              untuned: zoo:small-untuned
+              gold: instruction-judge
+            methods: [base]
+            generation: {max_new_tokens: 8}
+            seeds: [0, 1]
+            """;
+        var config = ExperimentConfigParser.Parse(yaml, "alpaca.yaml");
+        string[] instructions = ["  Write a haiku about rain.\n", "List three primes. "];
+        var cell = config.Cells().Single(c => c.Seed == 0);
+        var records = new[] { 0L, 1L }.SelectMany(seed => instructions.Select((text, p) => new GenerationRecord(
+            (cell with { Seed = seed }).Key, "big", "base", "Base", null, null, null, null, null, seed, p, $"id{p}", text, $"reference {p}",
+            $"answer {p} seed {seed}", "Eos", null, 0.5, p == 0 ? 1.0 : 0.0, 5, 0, 1, 0.1))).ToArray();
+        var run = new RunDirectory(Directory.CreateTempSubdirectory("wts-alpaca-run-").FullName);
+        try
+        {
+            File.WriteAllText(run.Config, yaml);
+            RunDirectory.WriteAtomically(run.Manifest, new RunManifest("alpaca", "alpaca.yaml", RunManifest.Hash(yaml), yaml, "test", "2026-01-01T00:00:00Z",
+                RunManifest.MachineNow(), new Dictionary<string, ModelFingerprint>(), 0, 1, false, null).ToJson());
+            using (var log = new GenerationLog.Writer(run.Generations)) log.Append(records);
+
+            ExperimentEvaluation.Evaluate(run);
+
+            var outputs = AlpacaEvalOutputs.Read(Path.Combine(run.AlpacaEval, "big_base_seed1", "model_outputs.json"));
+            Assert.Equal(instructions, outputs.Select(o => o.Instruction));
+            Assert.Equal(["answer 0 seed 1", "answer 1 seed 1"], outputs.Select(o => o.Output));
+            var references = AlpacaEvalOutputs.Read(Path.Combine(run.AlpacaEval, "reference_outputs.json"));
+            Assert.Equal(instructions, references.Select(o => o.Instruction));
+            Assert.Equal(["reference 0", "reference 1"], references.Select(o => o.Output));
+            Assert.All(references, r => Assert.Equal("reference", r.Generator));
+        }
+        finally
+        {
+            Directory.Delete(run.Path, recursive: true);
+        }
+    }
 }

@@ -26,7 +26,18 @@ public sealed class InstructionTask : ITaskGenerator
 
     public static string PromptFor(string instruction) => PromptPrefix + instruction + ResponseMarker;
 
-    /// <summary>The instruction inside a prompt, or the text itself when it is not a prompt.</summary>
+    /// <summary>
+    /// The instruction inside an embedded prompt, character for character, or the prompt itself (a real dataset's
+    /// instruction, e.g. AlpacaEval's, whose leading and trailing whitespace alpaca_eval's join depends on).
+    /// </summary>
+    public static string ExactInstructionOf(string prompt)
+    {
+        if (!prompt.StartsWith(PromptPrefix, StringComparison.Ordinal)) return prompt;
+        int end = prompt.IndexOf(ResponseMarker, StringComparison.Ordinal);
+        return end < 0 ? prompt[PromptPrefix.Length..] : prompt[PromptPrefix.Length..end];
+    }
+
+    /// <summary>The instruction inside a prompt, or the text itself when it is not a prompt, trimmed (what the judge reads).</summary>
     public static string InstructionOf(string promptOrInstruction)
     {
         if (!promptOrInstruction.StartsWith(PromptPrefix, StringComparison.Ordinal)) return promptOrInstruction.Trim();
