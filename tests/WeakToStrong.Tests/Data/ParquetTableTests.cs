@@ -54,6 +54,19 @@ public sealed class ParquetTableTests
     }
 
     [Fact]
+    public void RequiredDeltaByteArrayStringsAndInt32sMatchTheExpectedCsv_ParquetMr()
+    {
+        // The same kind of data with REQUIRED columns (no definition levels), INT32 instead of INT64. The file's
+        // column names really end in ':' (the CSV's do not).
+        using var table = Open("delta_encoding_required_column.parquet");
+        var expected = ReadExpectCsv(RepositoryPaths.Fixture("parquet", "delta_encoding_required_column_expect.csv"));
+        Assert.Equal(100, table.RowCount);
+        foreach (string column in (string[])["c_customer_id", "c_salutation", "c_birth_country", "c_email_address"])
+            Assert.Equal(expected[column], table.Strings(column + ":"));
+        Assert.Equal(expected["c_birth_year"].Select(v => (long?)long.Parse(v!)), table.Integers("c_birth_year:"));
+    }
+
+    [Fact]
     public void DeltaLengthByteArrayWithZstd()
     {
         // 1000 rows "apple_banana_mango" + i*i (as read by arrow-rs); DELTA_LENGTH_BYTE_ARRAY pages, ZSTD.
