@@ -1,3 +1,4 @@
+using WeakToStrong.Data;
 using WeakToStrong.Search;
 
 namespace WeakToStrong.Experiments;
@@ -49,8 +50,11 @@ public sealed record ExperimentConfig
     }
 }
 
-/// <summary>Where prompts come from: the task's generator (held-out split) or a JSONL file in the datasets/ schema.</summary>
-public sealed record DatasetSpec(string? Path, string Split, int Prompts, long Seed);
+/// <summary>
+/// Where prompts come from: the task's generator (held-out split), or a file as it is distributed
+/// (<see cref="DatasetFormat"/>: our JSONL, IMDB or TL;DR parquet, AlpacaEval's JSON).
+/// </summary>
+public sealed record DatasetSpec(string? Path, string Split, int Prompts, long Seed, DatasetFormat Format = DatasetFormat.Jsonl, PromptSourceOptions? Options = null);
 
 /// <summary>A model: zoo:NAME (the embedded world), a directory, or a Hugging Face hub id in the local cache.</summary>
 public sealed record ModelSpec(string Name, string Reference, PromptTemplate Template);

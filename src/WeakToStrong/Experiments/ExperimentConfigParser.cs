@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using WeakToStrong.Data;
 using WeakToStrong.Search;
 using WeakToStrong.World;
 using YamlDotNet.RepresentationModel;
@@ -146,8 +147,21 @@ public static partial class ExperimentConfigParser
         }
         int prompts = map.Required("prompts", "how many prompts, e.g. 100") is YamlNode n ? (int)(fields.AsInteger(n, map.Child("prompts"), 1, 1_000_000) ?? 1) : 1;
         long seed = map.Optional("seed") is YamlNode seedNode ? fields.AsInteger(seedNode, map.Child("seed"), long.MinValue, long.MaxValue) ?? 0 : 0;
+        var format = DatasetFormat.Jsonl;
+        if (map.Optional("format") is YamlNode formatNode && fields.AsString(formatNode, map.Child("format")) is string f)
+        {
+            if (!PromptSources.TryParseFormat(f, out format)) fields.Error(formatNode, map.Child("format"), $"expected {PromptSources.ExpectedFormats}, got \"{f}\"");
+            if (path is null) fields.Error(formatNode, map.Child("format"), "format describes a file; give its path too");
+        }
+        int? prefixWords = null;
+        if (map.Optional(PromptSources.PrefixWordsOption) is YamlNode prefixNode)
+        {
+            prefixWords = (int?)fields.AsInteger(prefixNode, map.Child(PromptSources.PrefixWordsOption), 1, 10_000);
+            if (!PromptSources.OptionNamesOf(format).Contains(PromptSources.PrefixWordsOption))
+                fields.Error(prefixNode, map.Child(PromptSources.PrefixWordsOption), $"{PromptSources.PrefixWordsOption} applies to format imdb-parquet (stanfordnlp/imdb reviews cut to their first words)");
+        }
         map.RejectUnknown();
-        return new DatasetSpec(path, split, prompts, seed);
+        return new DatasetSpec(path, split, prompts, seed, format, new PromptSourceOptions { PrefixWords = prefixWords });
     }
 
     static IReadOnlyList<ModelSpec> ReadBases(YamlFields fields, YamlFields.Mapping models)

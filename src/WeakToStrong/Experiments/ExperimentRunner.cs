@@ -1,3 +1,4 @@
+using WeakToStrong.Data;
 using WeakToStrong.Evaluation;
 using WeakToStrong.Models;
 using WeakToStrong.Search;
@@ -63,8 +64,8 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         if (config.Dataset.Path is not string path)
             return TaskGenerators.Get(config.Task).Prompts(config.Dataset.Split, count, unchecked((ulong)config.Dataset.Seed));
         if (!File.Exists(path))
-            throw new InvalidInputException($"{config.Source}: dataset.path {path} not found (expected JSONL prompts as in datasets/README.md)");
-        var prompts = TaskDatasets.ReadPrompts(path);
+            throw new InvalidInputException($"{config.Source}: dataset.path {path} not found (expected {PromptSources.NameOf(config.Dataset.Format)} as in datasets/README.md)");
+        var prompts = PromptSources.Read(path, config.Dataset.Format, config.Dataset.Options);
         if (prompts.Count < Math.Min(count, config.Dataset.Prompts))
             throw new InvalidInputException($"{config.Source}: dataset.prompts asks for {config.Dataset.Prompts} prompts but {path} has {prompts.Count}");
         return prompts.Take(count).ToArray();

@@ -133,6 +133,29 @@ public class ExperimentConfigTests
     }
 
     [Fact]
+    public void DatasetsAreReadAsDistributed()
+    {
+        string excerpt = Path.Combine(RepositoryPaths.Root, "tests", "fixtures", "datasets", "alpaca_eval-gpt4_turbo-excerpt.json");
+        var config = Parse(Valid.Replace("  prompts: 20\n  seed: 3", $"  path: {excerpt}\n  format: alpaca-eval-json\n  prompts: 4"));
+        Assert.Equal(WeakToStrong.Data.DatasetFormat.AlpacaEvalJson, config.Dataset.Format);
+
+        var prompts = new ExperimentRunner(config, new RunOptions()).Prompts();
+
+        var expected = WeakToStrong.Data.PromptSources.Read(excerpt, WeakToStrong.Data.DatasetFormat.AlpacaEvalJson).Take(4).ToArray();
+        Assert.Equal(expected.Select(p => p.Prompt), prompts.Select(p => p.Prompt));
+        Assert.Contains(prompts, p => p.Prompt != p.Prompt.Trim()); // the real instructions' trailing whitespace is kept
+    }
+
+    [Theory]
+    [InlineData("  format: parquet", "dataset.format: expected jsonl, imdb-parquet, tldr-parquet or alpaca-eval-json, got \"parquet\"")]
+    [InlineData("  format: tldr-parquet\n  prefix_words: 5", "dataset.prefix_words: prefix_words applies to format imdb-parquet")]
+    public void BadDatasetFormatsAreErrors(string line, string expected)
+    {
+        string message = Error(Valid.Replace("  prompts: 20\n  seed: 3", $"  path: x.parquet\n{line}\n  prompts: 4"));
+        Assert.Contains(expected, message);
+    }
+
+    [Fact]
     public void UnknownKeyIsReportedWithItsPosition()
     {
         string message = Error(Valid.Replace("  temperature: 0.9", "  temprature: 0.9"));
