@@ -19,29 +19,33 @@ internal sealed class ByteLevelBpeBackend : TokenizerBackend
     public const string Gpt2SplitPattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
     readonly BpeTokenizer _bpe;
-    readonly PreTokenizer _preTokenizer;
+    readonly SplitRegex? _split;
+    readonly AddedVocabulary _addedVocabulary;
     readonly Dictionary<string, int> _vocabulary;
     readonly Dictionary<int, string> _tokenOfId;
     readonly Dictionary<int, string> _addedContentOfId;
     readonly NormalizationForm? _normalization;
     readonly bool _addPrefixSpace;
+    /// <summary>True when the regex is a Split step ahead of ByteLevel, whose add_prefix_space then applies to each word of the split.</summary>
+    readonly bool _splitBeforeByteLevel;
     readonly bool _ignoreMerges;
     readonly (IReadOnlyList<string>, IReadOnlyList<string>)? _template;
     readonly bool _useGpt2SpecialTokenDefaults;
 
     public override TokenizerKind Kind => TokenizerKind.ByteLevelBpe;
     public override IReadOnlyDictionary<string, int> Vocabulary => _vocabulary;
-    public override IReadOnlyList<AddedToken> AddedTokens { get; }
+    public override IReadOnlyList<AddedToken> AddedTokens => _addedVocabulary.Tokens;
     public override (IReadOnlyList<string> Prefix, IReadOnlyList<string> Suffix)? SingleSequenceTemplate => _template;
 
     ByteLevelBpeBackend(Dictionary<string, int> modelVocabulary, IReadOnlyList<string> merges, IReadOnlyList<AddedToken> addedTokens,
-        string? splitPattern, NormalizationForm? normalization, bool addPrefixSpace, bool ignoreMerges,
+        string? splitPattern, NormalizationForm? normalization, bool addPrefixSpace, bool ignoreMerges, bool splitBeforeByteLevel,
         (IReadOnlyList<string>, IReadOnlyList<string>)? template, bool useGpt2SpecialTokenDefaults)
     {
         _useGpt2SpecialTokenDefaults = useGpt2SpecialTokenDefaults;
-        AddedTokens = addedTokens;
         _normalization = normalization;
+        _addedVocabulary = new AddedVocabulary(addedTokens, normalization is { } form ? text => text.Normalize(form) : null);
         _addPrefixSpace = addPrefixSpace;
+        _splitBeforeByteLevel = splitBeforeByteLevel;
         _ignoreMerges = ignoreMerges;
         _template = template;
         _vocabulary = new Dictionary<string, int>(modelVocabulary);
@@ -50,37 +54,48 @@ internal sealed class ByteLevelBpeBackend : TokenizerBackend
         foreach (var (token, id) in _vocabulary) _tokenOfId[id] = token;
         _addedContentOfId = addedTokens.ToDictionary(t => t.Id, t => t.Content);
 
-        // Added tokens are matched whole before the split regex, as in HF tokenizers; without a regex
-        // (ByteLevel with use_regex = false) the text between added tokens is one word.
-        var atomicTokens = addedTokens.Count > 0 ? addedTokens.ToDictionary(t => t.Content, t => t.Id) : null;
-        _preTokenizer = new RegexPreTokenizer(new Regex(splitPattern ?? @"[\s\S]+", RegexOptions.Compiled), atomicTokens);
-        _bpe = BpeTokenizer.Create(new BpeOptions(modelVocabulary)
-        {
-            Merges = merges,
-            ByteLevel = true,
-            PreTokenizer = _preTokenizer,
-            SpecialTokens = atomicTokens,
-        });
+        // Without a regex (ByteLevel with use_regex = false) the text between added tokens is one word.
+        _split = splitPattern is null ? null : new SplitRegex(splitPattern);
+        _bpe = BpeTokenizer.Create(new BpeOptions(modelVocabulary) { Merges = merges, ByteLevel = true });
     }
 
+    /// <summary>
+    /// HF's order: added tokens are cut out of the raw text (those marked normalized out of the normalized text), then each
+    /// remaining piece is normalized, gets the prefix space (add_prefix_space), is split by the regex, and each word goes
+    /// through BPE on the byte-level alphabet.
+    /// </summary>
     public override IReadOnlyList<int> Encode(string text)
     {
-        if (_normalization is { } form) text = text.Normalize(form);
-        if (_addPrefixSpace && text.Length > 0 && !char.IsWhiteSpace(text[0])) text = " " + text;
-        if (!_ignoreMerges) return _bpe.EncodeToIds(text);
-
-        // HF ignore_merges (Llama-3): a pre-tokenized word that is itself in the vocabulary becomes that one
-        // token, even when the merges would split it differently. BpeTokenizer has no such switch, so words
-        // are looked up here and only the others are handed to BPE.
         var ids = new List<int>();
-        foreach (var (offset, length) in _preTokenizer.PreTokenize(text))
+        foreach (var raw in _addedVocabulary.SplitRaw(text))
         {
-            string word = text.Substring(offset, length);
-            if (_vocabulary.TryGetValue(word, out int addedId) && _addedContentOfId.ContainsKey(addedId)) ids.Add(addedId);
-            else if (_vocabulary.TryGetValue(ByteLevelAlphabet.Encode(word), out int wholeWordId)) ids.Add(wholeWordId);
-            else ids.AddRange(_bpe.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false));
+            if (raw.AddedTokenId is { } rawId) { ids.Add(rawId); continue; }
+            string normalized = _normalization is { } form ? raw.Text.Normalize(form) : raw.Text;
+            var pieces = _addedVocabulary.HasNormalizedTokens ? _addedVocabulary.SplitNormalized(normalized, raw.Offset) : [new TextSegment(normalized, raw.Offset, null)];
+            foreach (var piece in pieces)
+            {
+                if (piece.AddedTokenId is { } normalizedId) { ids.Add(normalizedId); continue; }
+                string segment = piece.Text;
+                if (segment.Length == 0) continue;
+                if (_addPrefixSpace && !_splitBeforeByteLevel && segment[0] != ' ') segment = " " + segment;
+                if (_split is null) { EncodeWord(segment, ids); continue; }
+                foreach (var (offset, length) in _split.Split(segment))
+                {
+                    string word = segment.Substring(offset, length);
+                    EncodeWord(_addPrefixSpace && _splitBeforeByteLevel && word[0] != ' ' ? " " + word : word, ids);
+                }
+            }
         }
         return ids;
+    }
+
+    void EncodeWord(string word, List<int> ids)
+    {
+        // HF ignore_merges (Llama-3): a word that is itself in the vocabulary becomes that one token, even when the
+        // merges would split it differently. BpeTokenizer has no such switch, so such words are looked up here.
+        if (_ignoreMerges && _vocabulary.TryGetValue(ByteLevelAlphabet.Encode(word), out int wholeWordId) && !_addedContentOfId.ContainsKey(wholeWordId))
+            ids.Add(wholeWordId);
+        else ids.AddRange(_bpe.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false));
     }
 
     /// <summary>Ids outside the vocabulary are skipped, as HF's decode does (models often pad their embedding matrix past the tokenizer).</summary>
@@ -118,7 +133,7 @@ internal sealed class ByteLevelBpeBackend : TokenizerBackend
                 added.Add(new AddedToken(id, token.Content, Special: true));
         if (!settings.HasConfig && vocabulary.TryGetValue(Gpt2EndOfText, out int endOfText) && !added.Any(a => a.Content == Gpt2EndOfText))
             added.Add(new AddedToken(endOfText, Gpt2EndOfText, Special: true));
-        return new ByteLevelBpeBackend(vocabulary, merges, added, Gpt2SplitPattern, normalization: null, addPrefixSpace: false, ignoreMerges: false, template: null,
+        return new ByteLevelBpeBackend(vocabulary, merges, added, Gpt2SplitPattern, normalization: null, addPrefixSpace: false, ignoreMerges: false, splitBeforeByteLevel: false, template: null,
             useGpt2SpecialTokenDefaults: !settings.HasConfig);
     }
 
@@ -144,17 +159,7 @@ internal sealed class ByteLevelBpeBackend : TokenizerBackend
             if (model.String(unsupported, path) is { Length: > 0 } value)
                 throw new InvalidInputException($"{path}: model.{unsupported} = \"{value}\" is not supported for byte-level BPE");
 
-        var added = new List<AddedToken>();
-        if (root.Property("added_tokens") is { } addedTokens)
-        {
-            if (addedTokens.ValueKind != JsonValueKind.Array) throw new InvalidInputException($"{path}: \"added_tokens\" should be a list");
-            foreach (var token in addedTokens.EnumerateArray())
-            {
-                int id = (token.Property("id") ?? throw new InvalidInputException($"{path}: an added_tokens entry has no \"id\"")).ToInt("added_tokens id", path);
-                string content = token.String("content", path) ?? throw new InvalidInputException($"{path}: added token {id} has no \"content\"");
-                added.Add(new AddedToken(id, content, token.Bool("special", path) ?? false));
-            }
-        }
+        var added = ReadAddedTokens(root, path);
 
         var preTokenizer = root.Property("pre_tokenizer")!.Value;
         var byteLevel = FindByType(preTokenizer, "ByteLevel").First();
@@ -167,11 +172,26 @@ internal sealed class ByteLevelBpeBackend : TokenizerBackend
                 throw new InvalidInputException($"{path}: pre_tokenizer step \"{type}\" is not supported (expected ByteLevel and at most one Split)");
 
         return new ByteLevelBpeBackend(vocabulary, merges, added, pattern, ReadNormalization(root.Property("normalizer"), path),
-            addPrefixSpace, model.Bool("ignore_merges", path) ?? false, ReadTemplate(root.Property("post_processor"), path),
+            addPrefixSpace, model.Bool("ignore_merges", path) ?? false, splitBeforeByteLevel: splits.Count == 1, ReadTemplate(root.Property("post_processor"), path),
             useGpt2SpecialTokenDefaults: false);
     }
 
-    static Dictionary<string, int> ReadVocabulary(JsonElement vocab, string where)
+    /// <summary>tokenizer.json's "added_tokens", with their lstrip / rstrip / single_word / normalized flags.</summary>
+    internal static List<AddedToken> ReadAddedTokens(JsonElement root, string path)
+    {
+        var added = new List<AddedToken>();
+        if (root.Property("added_tokens") is not { } addedTokens) return added;
+        if (addedTokens.ValueKind != JsonValueKind.Array) throw new InvalidInputException($"{path}: \"added_tokens\" should be a list");
+        foreach (var token in addedTokens.EnumerateArray())
+        {
+            int id = (token.Property("id") ?? throw new InvalidInputException($"{path}: an added_tokens entry has no \"id\"")).ToInt("added_tokens id", path);
+            string content = token.String("content", path) ?? throw new InvalidInputException($"{path}: added token {id} has no \"content\"");
+            added.Add(AddedToken.Read(token, id, content, path));
+        }
+        return added;
+    }
+
+    internal static Dictionary<string, int> ReadVocabulary(JsonElement vocab, string where)
     {
         if (vocab.ValueKind != JsonValueKind.Object) throw new InvalidInputException($"{where}: expected an object from token to id, found {vocab.ValueKind}");
         var vocabulary = new Dictionary<string, int>();
@@ -180,7 +200,7 @@ internal sealed class ByteLevelBpeBackend : TokenizerBackend
     }
 
     /// <summary>Merges as "a b" strings (older tokenizer.json) or [a, b] pairs (tokenizers ≥ 0.20).</summary>
-    static List<string> ReadMerges(JsonElement? merges, string path)
+    internal static List<string> ReadMerges(JsonElement? merges, string path)
     {
         if (merges is not { ValueKind: JsonValueKind.Array } list) throw new InvalidInputException($"{path}: model.merges should be a list");
         var result = new List<string>();
@@ -222,7 +242,7 @@ internal sealed class ByteLevelBpeBackend : TokenizerBackend
     }
 
     /// <summary>The special tokens a TemplateProcessing post-processor puts before and after "$A" (e.g. Llama-3's &lt;|begin_of_text|&gt;).</summary>
-    static (IReadOnlyList<string>, IReadOnlyList<string>)? ReadTemplate(JsonElement? postProcessor, string path)
+    internal static (IReadOnlyList<string>, IReadOnlyList<string>)? ReadTemplate(JsonElement? postProcessor, string path)
     {
         if (postProcessor is null) return null;
         var template = FindByType(postProcessor.Value, "TemplateProcessing").FirstOrDefault();

@@ -1,21 +1,32 @@
 namespace WeakToStrong.Tokenization;
 
 /// <summary>
-/// A Hugging Face tokenizer loaded from a model directory, with HF's conventions for special tokens.
-/// The algorithms come from Microsoft.ML.Tokenizers; this class reads the HF files and applies the special-token policy:
+/// A Hugging Face tokenizer loaded from a model directory, encoding and decoding as HF's fast tokenizers
+/// (tokenizer.json through the <c>tokenizers</c> library) do, with HF's conventions for special tokens. This class reads
+/// the HF files and applies the special-token policy; the backends run the format's steps, on Microsoft.ML.Tokenizers'
+/// BPE / SentencePiece / WordPiece models where those fit:
 /// <list type="bullet">
-/// <item><c>tokenizer.json</c> with a byte-level BPE model (GPT-2, Llama-3, Qwen2), else</item>
-/// <item><c>tokenizer.model</c>: SentencePiece BPE (Llama-2, Mistral), else</item>
+/// <item><c>tokenizer.json</c> with a byte-level BPE model (GPT-2, Llama-3, Qwen2), or with a SentencePiece-style BPE
+/// model (Llama-2, Mistral, Zephyr: "▁"-marked words from a Prepend/Replace normalizer or a Metaspace pre-tokenizer,
+/// byte fallback), else</item>
+/// <item><c>tokenizer.model</c>: SentencePiece BPE (Llama-2, Mistral), encoded as transformers' conversion of it to a
+/// fast tokenizer would be (the dummy prefix after added tokens per tokenizer_config.json's <c>legacy</c>), else</item>
 /// <item><c>vocab.json</c> + <c>merges.txt</c>: GPT-2 byte-level BPE, else</item>
 /// <item><c>vocab.txt</c>: BERT WordPiece.</item>
 /// </list>
-/// Special tokens come from <c>tokenizer_config.json</c>, then <c>special_tokens_map.json</c>, then the format's own
-/// defaults; <c>generation_config.json</c> adds end-of-sequence ids. Bad or missing files raise
-/// <see cref="InvalidInputException"/> naming the file.
-/// <para>Known differences from HF: added tokens' lstrip/rstrip/single_word flags are ignored; SentencePiece puts
-/// the dummy-prefix "▁" only at the start of the text, not after an added token (HF legacy does); .NET's \p{L}
-/// does not match letters outside the BMP in split regexes; decode does no clean_up_tokenization_spaces; WordPiece
-/// also recognises lowercased special tokens ("[sep]") when lowercasing; ids outside the vocabulary decode to nothing.</para>
+/// Added tokens in the text (e.g. "&lt;/s&gt;", "&lt;|eot_id|&gt;") are matched whole before anything else, honouring
+/// their lstrip / rstrip / single_word / normalized flags. Special tokens come from <c>tokenizer_config.json</c>, then
+/// <c>special_tokens_map.json</c>, then the format's own defaults; <c>generation_config.json</c> adds end-of-sequence ids.
+/// Bad or missing files raise <see cref="InvalidInputException"/> naming the file.
+/// <para>Conformance: the real Mistral-7B (legacy and Metaspace forms) and Meta-Llama-3-8B-Instruct tokenizers give
+/// exactly transformers.js's ids and decoded text on every golden text (tests/fixtures/tokenizers/README.md).</para>
+/// <para>Known differences from HF: split regexes and single_word use .NET's Unicode tables and \s / \w, which may
+/// classify a character differently from HF's Oniguruma / Rust regex where the Unicode versions differ (characters outside
+/// the BMP are handled; see <see cref="SplitRegex"/>); the tokenizer.model path merges by SentencePiece piece scores,
+/// not by the merges list transformers would generate from them (the same order for real models, not checked here on a
+/// real file); decode cleans up tokenization spaces only when tokenizer_config.json sets clean_up_tokenization_spaces,
+/// and <see cref="DecodeToBytes"/> never does; WordPiece also recognises lowercased special tokens ("[sep]") when
+/// lowercasing; unsupported normalizers, pre-tokenizers and decoders are refused rather than approximated.</para>
 /// </summary>
 public sealed class HfTokenizer
 {
@@ -23,6 +34,7 @@ public sealed class HfTokenizer
     readonly Dictionary<int, string> _tokenOfId = [];
     readonly HashSet<int> _specialIds = [];
     readonly int[] _framePrefix, _frameSuffix;
+    readonly bool _cleanUpTokenizationSpaces;
 
     public string ModelDirectory { get; }
     public TokenizerKind Kind => _backend.Kind;
@@ -72,6 +84,7 @@ public sealed class HfTokenizer
         _specialIds.UnionWith(endIds);
 
         (_framePrefix, _frameSuffix) = Framing(backend, settings, roleIds, directory);
+        _cleanUpTokenizationSpaces = settings.CleanUpTokenizationSpaces ?? false;
     }
 
     /// <summary>
@@ -107,7 +120,8 @@ public sealed class HfTokenizer
             string path = File(ByteLevelBpeBackend.TokenizerJsonFile);
             var root = JsonFiles.ReadObject(path);
             if (ByteLevelBpeBackend.IsByteLevelBpe(root)) return new HfTokenizer(modelDirectory, ByteLevelBpeBackend.FromTokenizerJson(root, path), settings);
-            unusedTokenizerJson = $"{path} has model.type \"{root.Property("model")?.Property("type")}\" without a ByteLevel pre-tokenizer, which is read only through the files below; ";
+            if (SentencePieceBpeBackend.IsSentencePieceStyleBpe(root)) return new HfTokenizer(modelDirectory, SentencePieceBpeBackend.FromTokenizerJson(root, path), settings);
+            unusedTokenizerJson = $"{path} has model.type \"{root.Property("model")?.Property("type")}\", which is read only through the files below; ";
         }
         if (System.IO.File.Exists(File(SentencePieceBackend.ModelFile)))
             return new HfTokenizer(modelDirectory, SentencePieceBackend.Load(modelDirectory, settings), settings);
@@ -148,7 +162,20 @@ public sealed class HfTokenizer
         return [.. _framePrefix, .. body.Take(maxLength - frameLength), .. _frameSuffix];
     }
 
-    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) => _backend.Decode(Select(ids, skipSpecialTokens));
+    /// <summary>
+    /// The text of <paramref name="ids"/> as HF's decode gives it: the format's decoder, then, where tokenizer_config.json
+    /// sets clean_up_tokenization_spaces (Llama-3 does), transformers' clean-up of spaces before punctuation and contractions.
+    /// </summary>
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
+    {
+        string text = _backend.Decode(Select(ids, skipSpecialTokens));
+        return _cleanUpTokenizationSpaces ? CleanUpTokenizationSpaces(text) : text;
+    }
+
+    /// <summary>transformers' clean_up_tokenization: " ." → ".", " n't" → "n't" and the like.</summary>
+    static string CleanUpTokenizationSpaces(string text) => text
+        .Replace(" .", ".").Replace(" ?", "?").Replace(" !", "!").Replace(" ,", ",").Replace(" ' ", "'")
+        .Replace(" n't", "n't").Replace(" 'm", "'m").Replace(" 's", "'s").Replace(" 've", "'ve").Replace(" 're", "'re");
 
     /// <summary>
     /// The UTF-8 bytes the ids stand for, without replacing incomplete characters, so that a caller can tell that

@@ -5,10 +5,13 @@ using Microsoft.ML.Tokenizers;
 namespace WeakToStrong.Tokenization;
 
 /// <summary>
-/// SentencePiece BPE from <c>tokenizer.model</c> (Llama-2, Mistral, Zephyr) on <see cref="LlamaTokenizer"/>.
-/// Encoding follows the library: "▁" is prepended once, at the start of the text (add_dummy_prefix), and spaces
-/// become "▁"; characters without a piece fall back to &lt;0xNN&gt; byte pieces. Decoding is done here, piece by
-/// piece, so that byte pieces can be returned as raw bytes.
+/// SentencePiece BPE from <c>tokenizer.model</c> (Llama-2, Mistral, Zephyr) on <see cref="LlamaTokenizer"/>, for
+/// directories without tokenizer.json. Encoding follows the fast tokenizer that transformers converts from this file:
+/// added tokens are cut out first, then each piece of text between them gets spaces as "▁" and the dummy-prefix "▁"
+/// (add_dummy_prefix) in front: every piece when tokenizer_config.json's legacy is true or unset, only the piece that
+/// starts the text (and does not start with a space) when legacy is false. The library adds the prefix only at the start
+/// of what it is given, so the pieces are normalized here and handed over as they are. Characters without a piece fall
+/// back to &lt;0xNN&gt; byte pieces. Decoding is done here, piece by piece, so that byte pieces can be returned as raw bytes.
 /// </summary>
 internal sealed partial class SentencePieceBackend : TokenizerBackend
 {
@@ -20,16 +23,20 @@ internal sealed partial class SentencePieceBackend : TokenizerBackend
     readonly Dictionary<int, string> _pieceOfId = [];
     readonly Dictionary<int, string> _addedContentOfId;
     readonly Dictionary<string, string> _defaultSpecialTokens;
+    readonly AddedVocabulary _addedVocabulary;
+    readonly bool _legacy;
 
     public override TokenizerKind Kind => TokenizerKind.SentencePiece;
     public override IReadOnlyDictionary<string, int> Vocabulary => _vocabulary;
     public override IReadOnlyList<AddedToken> AddedTokens { get; }
     public override IReadOnlyDictionary<string, string> DefaultSpecialTokens => _defaultSpecialTokens;
 
-    SentencePieceBackend(SentencePieceTokenizer sentencePiece, IReadOnlyList<AddedToken> addedTokens)
+    SentencePieceBackend(SentencePieceTokenizer sentencePiece, IReadOnlyList<AddedToken> addedTokens, bool legacy)
     {
         _sentencePiece = sentencePiece;
         AddedTokens = addedTokens;
+        _legacy = legacy;
+        _addedVocabulary = new AddedVocabulary(addedTokens.Select(t => t with { Normalized = false }).ToList());
         _vocabulary = new Dictionary<string, int>(sentencePiece.Vocabulary);
         foreach (var (piece, id) in _vocabulary) _pieceOfId[id] = piece;
         _addedContentOfId = addedTokens.ToDictionary(t => t.Id, t => t.Content);
@@ -55,11 +62,28 @@ internal sealed partial class SentencePieceBackend : TokenizerBackend
         {
             throw new InvalidInputException($"{path}: expected a SentencePiece BPE model (ModelProto protobuf): {e.Message}", e);
         }
-        return new SentencePieceBackend(sentencePiece, settings.AddedTokens);
+        // transformers' conversion to a fast tokenizer makes the model's unk/bos/eos pieces added tokens too, so
+        // "</s>" written in the text is the end-of-sequence token.
+        var added = new List<AddedToken>(settings.AddedTokens);
+        foreach (var (piece, id) in new[] { (sentencePiece.UnknownToken, sentencePiece.UnknownId), (sentencePiece.BeginningOfSentenceToken, sentencePiece.BeginningOfSentenceId), (sentencePiece.EndOfSentenceToken, sentencePiece.EndOfSentenceId) })
+            if (id >= 0 && !string.IsNullOrEmpty(piece) && !added.Any(t => t.Content == piece)) added.Add(new AddedToken(id, piece, Special: true));
+        return new SentencePieceBackend(sentencePiece, added, settings.Legacy ?? true);
     }
 
-    public override IReadOnlyList<int> Encode(string text) =>
-        _sentencePiece.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
+    public override IReadOnlyList<int> Encode(string text)
+    {
+        var ids = new List<int>();
+        foreach (var segment in _addedVocabulary.SplitRaw(text))
+        {
+            if (segment.AddedTokenId is { } addedId) { ids.Add(addedId); continue; }
+            if (segment.Text.Length == 0) continue;
+            string pieces = segment.Text.Replace(' ', WordBoundary);
+            bool dummyPrefix = _sentencePiece.AddDummyPrefix && (_legacy || segment.Offset == 0 && pieces[0] != WordBoundary);
+            if (dummyPrefix) pieces = WordBoundary + pieces;
+            ids.AddRange(_sentencePiece.EncodeToIds(pieces, addBeginningOfSentence: false, addEndOfSentence: false, considerPreTokenization: false, considerNormalization: false));
+        }
+        return ids;
+    }
 
     /// <summary>
     /// Pieces with "▁" turned back into spaces, &lt;0xNN&gt; pieces as single bytes, added and control tokens as their

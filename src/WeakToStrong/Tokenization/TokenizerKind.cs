@@ -5,7 +5,7 @@ public enum TokenizerKind
 {
     /// <summary>GPT-2 style BPE over bytes mapped to printable characters (GPT-2, Llama-3, Qwen2).</summary>
     ByteLevelBpe,
-    /// <summary>SentencePiece BPE from <c>tokenizer.model</c> (Llama-2, Mistral), with byte fallback.</summary>
+    /// <summary>SentencePiece-style BPE on "▁"-marked words with byte fallback (Llama-2, Mistral), from <c>tokenizer.json</c> or <c>tokenizer.model</c>.</summary>
     SentencePiece,
     /// <summary>BERT WordPiece from <c>vocab.txt</c> (BERT, DistilBERT).</summary>
     WordPiece,

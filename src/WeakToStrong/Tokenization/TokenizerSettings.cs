@@ -2,9 +2,6 @@ using System.Text.Json;
 
 namespace WeakToStrong.Tokenization;
 
-/// <summary>A token added on top of the model's vocabulary (HF <c>added_tokens</c>); added tokens are matched whole, before the model runs.</summary>
-internal sealed record AddedToken(int Id, string Content, bool Special);
-
 /// <summary>A special token's text and the file that named it, so that errors can point at that file.</summary>
 internal sealed record NamedToken(string Content, string SourceFile);
 
@@ -34,6 +31,10 @@ internal sealed class TokenizerSettings
     public bool? DoLowerCase { get; private set; }
     public bool? StripAccents { get; private set; }
     public bool? TokenizeChineseChars { get; private set; }
+    /// <summary>LlamaTokenizer's <c>legacy</c>: true (or unset) puts the dummy-prefix "▁" in front of every piece of text between added tokens, false only at the start of the text.</summary>
+    public bool? Legacy { get; private set; }
+    /// <summary>Whether decode removes the spaces before punctuation and contractions (" ." → ".", " 's" → "'s"), as transformers' clean_up_tokenization.</summary>
+    public bool? CleanUpTokenizationSpaces { get; private set; }
     public IReadOnlyList<int> GenerationEosTokenIds { get; private set; } = [];
     public string GenerationConfigPath { get; private init; } = "";
 
@@ -51,6 +52,8 @@ internal sealed class TokenizerSettings
             settings.DoLowerCase = c.Bool("do_lower_case", configPath);
             settings.StripAccents = c.Bool("strip_accents", configPath);
             settings.TokenizeChineseChars = c.Bool("tokenize_chinese_chars", configPath);
+            settings.Legacy = c.Bool("legacy", configPath);
+            settings.CleanUpTokenizationSpaces = c.Bool("clean_up_tokenization_spaces", configPath);
             if (c.Property("added_tokens_decoder") is { } decoder) settings.ReadAddedTokensDecoder(decoder, configPath);
         }
 
@@ -101,7 +104,7 @@ internal sealed class TokenizerSettings
                 throw new InvalidInputException($"{path}: \"added_tokens_decoder\" key \"{entry.Name}\" should be an integer id");
             string content = TokenContent(entry.Value, $"added_tokens_decoder[{id}]", path)
                 ?? throw new InvalidInputException($"{path}: added_tokens_decoder[{id}] has no content");
-            AddedTokens.Add(new AddedToken(id, content, entry.Value.Bool("special", path) ?? false));
+            AddedTokens.Add(AddedToken.Read(entry.Value, id, content, path));
         }
     }
 

@@ -83,6 +83,25 @@ public class SentencePieceTokenizerTests : IDisposable
         Assert.Equal([Id("▁hello"), EosId], Load().Encode("hello", addSpecialTokens: true));
     }
 
+    /// <summary>
+    /// As the fast tokenizer transformers converts from tokenizer.model: legacy (the default) gives every piece of text
+    /// after an added token its own dummy prefix; legacy = false only the piece that starts the text, and not when it
+    /// already starts with a space.
+    /// </summary>
+    [Fact]
+    public void The_dummy_prefix_follows_added_tokens_as_legacy_says()
+    {
+        var legacy = Load();
+        Assert.Equal([Id("▁hello"), EosId, Id("▁world")], legacy.Encode("hello</s>world"));
+        Assert.Equal([Id("▁"), Id("▁hello")], legacy.Encode(" hello"));
+
+        _directory.Write("tokenizer_config.json", """{"legacy": false}""");
+        var current = Load();
+        Assert.Equal([Id("▁hello"), EosId, Id("w"), Id("or"), Id("ld")], current.Encode("hello</s>world"));
+        Assert.Equal([Id("▁hello")], current.Encode(" hello"));
+        Assert.Equal([BosId, Id("h"), Id("e"), Id("llo")], current.Encode("<s>hello"));
+    }
+
     [Fact]
     public void Without_a_dummy_prefix_the_first_word_has_no_boundary()
     {
