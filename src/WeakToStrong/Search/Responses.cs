@@ -71,11 +71,14 @@ public sealed class Response
         }
     }
 
-    /// <summary>Decodes to text, dropping a trailing incomplete UTF-8 sequence instead of emitting U+FFFD.</summary>
+    /// <summary>
+    /// Decodes to text as HF's decode(skip_special_tokens=True) does (its clean-up of spaces included where the
+    /// tokenizer asks for it, as Llama-3's does), but drops a trailing incomplete UTF-8 sequence instead of emitting U+FFFD.
+    /// </summary>
     public static string CompleteText(HfTokenizer tokenizer, IEnumerable<int> ids)
     {
         byte[] bytes = tokenizer.DecodeToBytes(ids, skipSpecialTokens: true);
-        return Encoding.UTF8.GetString(bytes, 0, bytes.Length - IncompleteTailLength(bytes));
+        return tokenizer.CleanUp(Encoding.UTF8.GetString(bytes, 0, bytes.Length - IncompleteTailLength(bytes)));
     }
 
     /// <summary>How many trailing bytes form the start of a multi-byte UTF-8 character that is not complete yet.</summary>

@@ -166,11 +166,10 @@ public sealed class HfTokenizer
     /// The text of <paramref name="ids"/> as HF's decode gives it: the format's decoder, then, where tokenizer_config.json
     /// sets clean_up_tokenization_spaces (Llama-3 does), transformers' clean-up of spaces before punctuation and contractions.
     /// </summary>
-    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
-    {
-        string text = _backend.Decode(Select(ids, skipSpecialTokens));
-        return _cleanUpTokenizationSpaces ? CleanUpTokenizationSpaces(text) : text;
-    }
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) => CleanUp(_backend.Decode(Select(ids, skipSpecialTokens)));
+
+    /// <summary>The clean-up step of <see cref="Decode"/> alone, for text decoded from <see cref="DecodeToBytes"/>: nothing unless the tokenizer asks for it.</summary>
+    public string CleanUp(string decoded) => _cleanUpTokenizationSpaces ? CleanUpTokenizationSpaces(decoded) : decoded;
 
     /// <summary>transformers' clean_up_tokenization: " ." → ".", " n't" → "n't" and the like.</summary>
     static string CleanUpTokenizationSpaces(string text) => text

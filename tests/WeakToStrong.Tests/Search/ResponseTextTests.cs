@@ -40,4 +40,19 @@ public class ResponseTextTests
         }
         Assert.Equal(" naïve 😀!", response.Text);
     }
+
+    [Fact]
+    public void ResponseTextIsCleanedUpAsHfDecodesItWhereTheTokenizerAsks()
+    {
+        // Llama-3's tokenizer_config.json sets clean_up_tokenization_spaces, so HF's decode (what the reference
+        // implementation scores and returns) turns " ." into "." and " n't" into "n't".
+        var llama3 = HfTokenizer.Load(RepositoryPaths.Fixture("tokenizers", "meta-llama-3-8b-instruct"));
+        var ids = llama3.Encode("I do n't know , really .");
+        var response = new Response();
+        foreach (int id in ids) response.Append(id, llama3, new HashSet<int>(), []);
+
+        Assert.Equal(llama3.Decode(ids, skipSpecialTokens: true), response.Text);
+        Assert.Equal("I don't know, really.", response.Text);
+        Assert.Equal("a ,b .", Response.CompleteText(Gpt2, Gpt2.Encode("a ,b ."))); // GPT-2's files leave the spaces alone
+    }
 }
