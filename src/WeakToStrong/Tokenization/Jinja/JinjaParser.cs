@@ -134,6 +134,8 @@ internal sealed class JinjaParser
                 ExpectBlockEnd();
                 return tag.Text == "break" ? new BreakStatement(tag.Position) : new ContinueStatement(tag.Position);
         }
+        if (tag.Text is "elif" or "else" || tag.Text.StartsWith("end", StringComparison.Ordinal))
+            throw Error(tag, $"unexpected '{{% {tag.Text} %}}' with no open block it could close");
         if (UnsupportedTags.Contains(tag.Text))
             throw Error(tag, $"unsupported construct '{{% {tag.Text} %}}' (chat templates are rendered by a Jinja subset; see Tokenization/Jinja)");
         throw Error(tag, $"unknown tag '{tag.Text}'");
