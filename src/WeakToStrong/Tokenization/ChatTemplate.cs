@@ -5,7 +5,39 @@ using WeakToStrong.Tokenization.Jinja;
 namespace WeakToStrong.Tokenization;
 
 /// <summary>One turn of a conversation: role ("system", "user", "assistant", …) and its text.</summary>
-public sealed record ChatMessage(string Role, string Content);
+public sealed record ChatMessage(string Role, string Content)
+{
+    /// <summary>Reads a JSON array of <c>{"role": …, "content": …}</c> objects; any other shape is an error naming the file and the entry.</summary>
+    public static List<ChatMessage> ReadJsonFile(string path)
+    {
+        string text;
+        try { text = File.ReadAllText(path, Encoding.UTF8); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new InvalidInputException($"{path}: cannot be read: {e.Message}", e); }
+        System.Text.Json.JsonDocument document;
+        try { document = System.Text.Json.JsonDocument.Parse(text); }
+        catch (System.Text.Json.JsonException e) { throw new InvalidInputException($"{path}: malformed JSON: {e.Message}", e); }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != System.Text.Json.JsonValueKind.Array)
+                throw new InvalidInputException($"{path}: expected a JSON array of {{\"role\", \"content\"}} messages, found {root.ValueKind}");
+            var messages = new List<ChatMessage>();
+            int index = 0;
+            foreach (var entry in root.EnumerateArray())
+            {
+                string where = $"{path}: messages[{index++}]";
+                if (entry.ValueKind != System.Text.Json.JsonValueKind.Object) throw new InvalidInputException($"{where} should be an object with \"role\" and \"content\", found {entry.ValueKind}");
+                foreach (var property in entry.EnumerateObject())
+                    if (property.Name is not ("role" or "content")) throw new InvalidInputException($"{where} has key \"{property.Name}\"; only \"role\" and \"content\" are read");
+                string Field(string name) => entry.TryGetProperty(name, out var value)
+                    ? value.ValueKind == System.Text.Json.JsonValueKind.String ? value.GetString()! : throw new InvalidInputException($"{where}.{name} should be a string, found {value.ValueKind}")
+                    : throw new InvalidInputException($"{where} has no \"{name}\"");
+                messages.Add(new ChatMessage(Field("role"), Field("content")));
+            }
+            return messages;
+        }
+    }
+}
 
 /// <summary>
 /// A model's chat template, loaded and rendered as transformers' <c>tokenizer.apply_chat_template(messages,
