@@ -365,7 +365,9 @@ internal static class JinjaTests
                 return divisor != 0 && Integer(value, name) % divisor == 0;
             case "sameas":
                 var other = Other();
-                return ReferenceEquals(value, other) || value is null && other is null || value is bool a && other is bool b && a == b;
+                // Python's "is": the same object. CPython shares None, the booleans and the small ints -5..256.
+                return ReferenceEquals(value, other) || value is null && other is null || value is bool a && other is bool b && a == b
+                    || value is long x && other is long y && x == y && x is >= -5 and <= 256;
             case "in": return PythonValues.Contains(args.Allow(1).Required(0, "seq"), value);
             case "eq" or "equalto" or "==": return Operators.Compare("==", value, Other());
             case "ne" or "!=": return Operators.Compare("!=", value, Other());
