@@ -6,8 +6,12 @@ namespace WeakToStrong.Tokenization.Jinja;
 // served here, and chat templates use a small, well-defined subset of the language. It follows Python Jinja 3.1
 // as transformers configures it (ImmutableSandboxedEnvironment, trim_blocks=True, lstrip_blocks=True, loop
 // controls, its own tojson, raise_exception and strftime_now). Files: JinjaLexer (text → tokens), JinjaParser
-// (tokens → JinjaAst), JinjaEvaluator (statements and expressions), JinjaFilters (filters and tests),
-// PythonValues / PythonJson (the Python semantics of values the templates see).
+// (tokens → JinjaAst), JinjaEvaluator (statements and expressions), JinjaOperations (access and operators),
+// JinjaFilters (filters and tests), PythonValues / PythonText / PythonMethods / PythonJson (the Python semantics of
+// the values templates see). tests/fixtures/chat-templates checks it against Python jinja2 and @huggingface/jinja.
+// Refused with a positioned error rather than guessed: include/extends/import/block, call blocks, raw, with, do,
+// recursive loops, macro varargs/kwargs/caller, printf-style '%' on strings, format specs in str.format, \N{…}
+// escapes. Known approximations: case mapping is .NET's simple one ("ß".upper() stays "ß"), integers are 64-bit.
 
 internal enum TokenKind { Data, BlockBegin, BlockEnd, VariableBegin, VariableEnd, Name, String, Integer, Float, Operator, End }
 
@@ -213,7 +217,7 @@ internal sealed class JinjaLexer
         void Digits() { while (_pos < _source.Length && (char.IsAsciiDigit(_source[_pos]) || _source[_pos] == '_' && _pos + 1 < _source.Length && char.IsAsciiDigit(_source[_pos + 1]))) _pos++; }
         Digits();
         bool isFloat = false;
-        // "loop.index0.1" style chains aside, a '.' followed by a digit makes a float, unless the number is itself an attribute ("x.0.1").
+        // A '.' and a digit make a float, except right after a '.' operator, where the number is an index ("x.0.1").
         bool afterDot = _tokens.Count > 0 && _tokens[^1].IsOperator(".");
         if (!afterDot && _pos + 1 < _source.Length && _source[_pos] == '.' && char.IsAsciiDigit(_source[_pos + 1]))
         {
