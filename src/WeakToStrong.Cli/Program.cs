@@ -6,6 +6,7 @@ WeakToStrong.NativeMemory.ReuseFreedMemory();
 var root = new RootCommand("WeakToStrong: weak-to-strong search (Zhou et al., 2024) and its baselines on TorchSharp.")
 {
     LogprobsCommand.Create(),
+    TemplateCommand.Create(),
     GenerateCommand.Create(),
     RewardCommand.Create(),
     SearchCommand.Create(),

@@ -5,6 +5,9 @@ namespace WeakToStrong.Tokenization;
 /// <summary>A special token's text and the file that named it, so that errors can point at that file.</summary>
 internal sealed record NamedToken(string Content, string SourceFile);
 
+/// <summary>A chat template from tokenizer_config.json: <see cref="Name"/> is null for the plain string form.</summary>
+internal sealed record ConfigChatTemplate(string? Name, string Template);
+
 /// <summary>
 /// What the side files of a model directory say about special tokens and framing: <c>tokenizer_config.json</c>
 /// (which wins), <c>special_tokens_map.json</c> (fills in roles the config leaves out), <c>added_tokens.json</c>
@@ -37,12 +40,18 @@ internal sealed class TokenizerSettings
     public bool? CleanUpTokenizationSpaces { get; private set; }
     public IReadOnlyList<int> GenerationEosTokenIds { get; private set; } = [];
     public string GenerationConfigPath { get; private init; } = "";
+    public string ConfigPath { get; private init; } = "";
+    /// <summary>
+    /// tokenizer_config.json's "chat_template": null when absent; one unnamed entry for the string form, or the
+    /// named entries of the list form <c>[{"name": …, "template": …}]</c>. (chat_template.jinja beside it is read by ChatTemplate.)
+    /// </summary>
+    public IReadOnlyList<ConfigChatTemplate>? ChatTemplates { get; private set; }
 
     public static TokenizerSettings Load(string directory)
     {
         string configPath = Path.Combine(directory, ConfigFile);
         var config = JsonFiles.ReadOptionalObject(configPath);
-        var settings = new TokenizerSettings { HasConfig = config is not null, GenerationConfigPath = Path.Combine(directory, GenerationConfigFile) };
+        var settings = new TokenizerSettings { HasConfig = config is not null, ConfigPath = configPath, GenerationConfigPath = Path.Combine(directory, GenerationConfigFile) };
 
         if (config is { } c)
         {
@@ -55,6 +64,7 @@ internal sealed class TokenizerSettings
             settings.Legacy = c.Bool("legacy", configPath);
             settings.CleanUpTokenizationSpaces = c.Bool("clean_up_tokenization_spaces", configPath);
             if (c.Property("added_tokens_decoder") is { } decoder) settings.ReadAddedTokensDecoder(decoder, configPath);
+            if (c.Property("chat_template") is { } chatTemplate) settings.ChatTemplates = ReadChatTemplates(chatTemplate, configPath);
         }
 
         string mapPath = Path.Combine(directory, SpecialTokensMapFile);
@@ -106,6 +116,22 @@ internal sealed class TokenizerSettings
                 ?? throw new InvalidInputException($"{path}: added_tokens_decoder[{id}] has no content");
             AddedTokens.Add(AddedToken.Read(entry.Value, id, content, path));
         }
+    }
+
+    static List<ConfigChatTemplate> ReadChatTemplates(JsonElement value, string path)
+    {
+        if (value.ValueKind == JsonValueKind.String) return [new ConfigChatTemplate(null, value.GetString()!)];
+        if (value.ValueKind != JsonValueKind.Array)
+            throw new InvalidInputException($"{path}: \"chat_template\" should be a string or a list of {{\"name\", \"template\"}} objects, found {value.ValueKind}");
+        var templates = new List<ConfigChatTemplate>();
+        foreach (var (entry, i) in value.EnumerateArray().Select((e, i) => (e, i)))
+        {
+            string name = entry.String("name", path) ?? throw new InvalidInputException($"{path}: chat_template[{i}] has no \"name\"");
+            string template = entry.String("template", path) ?? throw new InvalidInputException($"{path}: chat_template[{i}] (\"{name}\") has no \"template\"");
+            if (templates.Any(t => t.Name == name)) throw new InvalidInputException($"{path}: chat_template names \"{name}\" twice");
+            templates.Add(new ConfigChatTemplate(name, template));
+        }
+        return templates;
     }
 
     /// <summary>A token written as a string or as an AddedToken object {"content": ...}; null when written as null.</summary>
