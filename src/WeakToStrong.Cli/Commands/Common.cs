@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using WeakToStrong.Models;
+using WeakToStrong.Search;
 using WeakToStrong.Tokenization;
 
 namespace WeakToStrong.Cli.Commands;
@@ -49,6 +50,17 @@ internal static class Cli
     public static void Warn(string message) => Console.Error.WriteLine($"wts: warning: {message}");
 
     public static HfTokenizer LoadTokenizer(string reference) => HfTokenizer.Load(ModelLocator.Resolve(reference));
+
+    /// <summary>A model of a search or of scoring, with its prompt format resolved against its own files.</summary>
+    public static PromptedModel LoadPrompted(string name, string reference, PromptFormat format, ModelOptions options)
+    {
+        string directory = ModelLocator.Resolve(reference);
+        return new(name, PretrainedModels.LoadCausalLM(directory, options, Warn), HfTokenizer.Load(directory), format.Resolve(directory));
+    }
+
+    /// <summary>A template flag's value (a format with {raw_prompt}, or chat) with the --system-prompt that goes with it.</summary>
+    public static PromptFormat PromptFormatOf(string template, string? systemPrompt, string flag) =>
+        PromptFormat.Parse(template, template == PromptFormat.ChatName ? systemPrompt : null, flag);
 
     public static int[] ParseIds(string text, string option)
     {

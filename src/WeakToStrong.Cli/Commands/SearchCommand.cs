@@ -35,8 +35,9 @@ internal static class SearchCommand
         var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 50 };
         var topP = new Option<double>("--top-p") { DefaultValueFactory = _ => 1.0 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
-        var templateLarge = new Option<string>("--template-large") { DefaultValueFactory = _ => PromptTemplate.Placeholder };
-        var templateSmall = new Option<string>("--template-small") { DefaultValueFactory = _ => PromptTemplate.Placeholder };
+        var templateLarge = new Option<string>("--template-large") { Description = "a format with {raw_prompt}, or chat (the model's chat template)", DefaultValueFactory = _ => PromptTemplate.Placeholder };
+        var templateSmall = new Option<string>("--template-small") { Description = "a format with {raw_prompt}, or chat", DefaultValueFactory = _ => PromptTemplate.Placeholder };
+        var systemPrompt = new Option<string?>("--system-prompt") { Description = "with chat templates: a system turn (\"\" for an empty one, as the paper's AlpacaEval runs)" };
         var stop = new Option<string[]>("--stop") { Description = "stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
         var all = new Option<bool>("--all") { Description = "also print every returned beam with its score" };
         var json = new Option<bool>("--json");
@@ -44,7 +45,7 @@ internal static class SearchCommand
         var command = new Command("search", "Align the large model's response by searching with small models (or run a baseline).")
         {
             method, largeRef, tunedRef, untunedRef, guideOption, finished, sampledIds, prompt, w, k, l, n, beta, maxNewTokens,
-            temperature, topK, topP, seed, templateLarge, templateSmall, stop, all, json,
+            temperature, topK, topP, seed, templateLarge, templateSmall, systemPrompt, stop, all, json,
         };
         runtime.AddTo(command);
         command.SetAction(result => Cli.Run(() =>
@@ -63,8 +64,8 @@ internal static class SearchCommand
                 throw new InvalidInputException($"--n: expected 1 to {BeamSearchOptions.MaxRowsPerPrompt} samples, got {spec.N}");
             if (spec.Kind == MethodKind.Cbs) spec.Beam.Validate();
 
-            PromptedModel Load(string name, string reference, string template) =>
-                new(name, PretrainedModels.LoadCausalLM(reference, options, Cli.Warn), Cli.LoadTokenizer(reference), new PromptTemplate(template, $"--template-{(name == "large" ? "large" : "small")}"));
+            PromptedModel Load(string name, string reference, string template) => Cli.LoadPrompted(name, reference,
+                Cli.PromptFormatOf(template, result.GetValue(systemPrompt), $"--template-{(name == "large" ? "large" : "small")}"), options);
             string Need(Option<string?> option) => result.GetValue(option)
                 ?? throw new InvalidInputException($"--method {chosen}{(spec.IsSearch ? $" with --guide {spec.Guide.Name}" : "")} needs {option.Name}");
 

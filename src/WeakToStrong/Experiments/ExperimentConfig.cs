@@ -1,5 +1,6 @@
 using WeakToStrong.Data;
 using WeakToStrong.Search;
+using WeakToStrong.Tokenization;
 
 namespace WeakToStrong.Experiments;
 
@@ -57,9 +58,12 @@ public sealed record ExperimentConfig
 public sealed record DatasetSpec(string? Path, string Split, int Prompts, long Seed, DatasetFormat Format = DatasetFormat.Jsonl, PromptSourceOptions? Options = null);
 
 /// <summary>A model: zoo:NAME (the embedded world), a directory, or a Hugging Face hub id in the local cache.</summary>
-public sealed record ModelSpec(string Name, string Reference, PromptTemplate Template);
+public sealed record ModelSpec(string Name, string Reference, PromptFormat Template);
 
-/// <summary>The gold evaluator: the instruction task's judge, or a reward model / classifier reading the template.</summary>
+/// <summary>
+/// The gold evaluator: the instruction task's judge, or a reward model / classifier reading the template (a format with
+/// {raw_prompt} and {response}, or <c>chat</c>: its own chat template over a user and an assistant turn).
+/// </summary>
 public sealed record GoldSpec(string Reference, string Template)
 {
     public const string InstructionJudge = "instruction-judge";
@@ -68,8 +72,14 @@ public sealed record GoldSpec(string Reference, string Template)
     public const string DefaultTemplate = PromptPlaceholder + ResponsePlaceholder;
     public bool IsInstructionJudge => Reference == InstructionJudge;
     public static GoldSpec WithDefaultTemplate(string reference) => new(reference, DefaultTemplate);
-    public string Apply(string prompt, string response) =>
-        Template.Replace(PromptPlaceholder, prompt, StringComparison.Ordinal).Replace(ResponsePlaceholder, response, StringComparison.Ordinal);
+    public bool UsesChatTemplate => Template == PromptFormat.ChatName;
+
+    /// <summary>The format with {raw_prompt} and {response} for the model in <paramref name="modelDirectory"/>.</summary>
+    public string FormatFor(string modelDirectory) => !UsesChatTemplate ? Template
+        : ChatTemplate.Load(modelDirectory).Render([new ChatMessage("user", PromptPlaceholder), new ChatMessage("assistant", ResponsePlaceholder)], addGenerationPrompt: false);
+
+    public static string Apply(string format, string prompt, string response) =>
+        format.Replace(PromptPlaceholder, prompt, StringComparison.Ordinal).Replace(ResponsePlaceholder, response, StringComparison.Ordinal);
 }
 
 /// <summary>

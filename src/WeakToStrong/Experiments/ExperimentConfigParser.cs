@@ -53,9 +53,10 @@ public static partial class ExperimentConfigParser
         GoldSpec? gold = null;
         if (models is not null)
         {
-            bases = ReadBases(fields, models);
-            tuned = ReadModel(fields, models.Optional("tuned"), "models.tuned", "small-tuned");
-            untuned = ReadModel(fields, models.Optional("untuned"), "models.untuned", "small-untuned");
+            var defaults = ReadPromptFormat(fields, models, "models", PromptFormat.Raw);
+            bases = ReadBases(fields, models, defaults);
+            tuned = ReadModel(fields, models.Optional("tuned"), "models.tuned", "small-tuned", defaults);
+            untuned = ReadModel(fields, models.Optional("untuned"), "models.untuned", "small-untuned", defaults);
             gold = ReadGold(fields, models.Required("gold", $"{GoldSpec.InstructionJudge}, or a reward model / classifier"), "models.gold");
             models.RejectUnknown();
         }
@@ -164,14 +165,14 @@ public static partial class ExperimentConfigParser
         return new DatasetSpec(path, split, prompts, seed, format, new PromptSourceOptions { PrefixWords = prefixWords });
     }
 
-    static IReadOnlyList<ModelSpec> ReadBases(YamlFields fields, YamlFields.Mapping models)
+    static IReadOnlyList<ModelSpec> ReadBases(YamlFields fields, YamlFields.Mapping models, PromptFormat defaults)
     {
         var node = models.Required("bases", "one or more large base models");
         var items = fields.AsList(node, "models.bases");
         if (node is YamlSequenceNode && items.Count == 0) fields.Error(node, "models.bases", "expected at least one base model");
         var bases = new List<ModelSpec>();
         for (int i = 0; i < items.Count; i++)
-            if (ReadModel(fields, items[i], $"models.bases[{i}]", null) is ModelSpec model)
+            if (ReadModel(fields, items[i], $"models.bases[{i}]", null, defaults) is ModelSpec model)
             {
                 if (bases.Any(b => b.Name == model.Name)) fields.Error(items[i], $"models.bases[{i}].name", $"a second base model named \"{model.Name}\"; give each a distinct name");
                 else bases.Add(model);
@@ -179,11 +180,37 @@ public static partial class ExperimentConfigParser
         return bases;
     }
 
-    /// <summary>A model entry: a mapping {name?, path, template?}, or just the path. The name defaults to <paramref name="defaultName"/>, else the path's last part.</summary>
-    static ModelSpec? ReadModel(YamlFields fields, YamlNode? node, string path, string? defaultName)
+    /// <summary>
+    /// A model's template and system_prompt keys (or the defaults under models:): a format containing {raw_prompt}, or
+    /// chat (the model's own chat template) with an optional system turn; <paramref name="inherited"/> where absent.
+    /// </summary>
+    static PromptFormat ReadPromptFormat(YamlFields fields, YamlFields.Mapping map, string path, PromptFormat inherited)
+    {
+        var templateNode = map.Optional("template");
+        var systemNode = map.Optional("system_prompt");
+        if (templateNode is null && systemNode is null) return inherited;
+        string? template = templateNode is null ? (inherited.IsChat ? PromptFormat.ChatName : inherited.Literal) : fields.AsString(templateNode, map.Child("template"));
+        string? system = systemNode is null ? (templateNode is null ? inherited.SystemPrompt : null) : fields.AsString(systemNode, map.Child("system_prompt"));
+        if (template is null) return inherited;
+        if (template != PromptFormat.ChatName && !template.Contains(PromptTemplate.Placeholder, StringComparison.Ordinal))
+        {
+            fields.Error(templateNode!, map.Child("template"), $"expected {PromptFormat.ChatName} (the model's chat template) or a format containing {PromptTemplate.Placeholder}, got \"{template}\"");
+            return inherited;
+        }
+        if (template != PromptFormat.ChatName && systemNode is not null)
+        {
+            fields.Error(systemNode, map.Child("system_prompt"), $"system_prompt applies to template: {PromptFormat.ChatName} only");
+            return inherited;
+        }
+        return template == PromptFormat.ChatName ? new PromptFormat(null, system) : new PromptFormat(template);
+    }
+
+    /// <summary>A model entry: a mapping {name?, path, template?, system_prompt?}, or just the path. The name defaults to <paramref name="defaultName"/>, else the path's last part.</summary>
+    static ModelSpec? ReadModel(YamlFields fields, YamlNode? node, string path, string? defaultName, PromptFormat defaults)
     {
         if (node is null) return null;
-        string? reference, name = defaultName, template = null;
+        string? reference, name = defaultName;
+        var format = defaults;
         if (node is YamlScalarNode)
             reference = fields.AsString(node, path);
         else
@@ -192,11 +219,7 @@ public static partial class ExperimentConfigParser
             if (map is null) return null;
             reference = map.Required("path", "zoo:NAME, a model directory or a hub id") is YamlNode p ? fields.AsString(p, map.Child("path")) : null;
             if (map.Optional("name") is YamlNode nameNode) name = ReadName(fields, nameNode, map.Child("name"));
-            if (map.Optional("template") is YamlNode templateNode && fields.AsString(templateNode, map.Child("template")) is string t)
-            {
-                if (t.Contains(PromptTemplate.Placeholder, StringComparison.Ordinal)) template = t;
-                else fields.Error(templateNode, map.Child("template"), $"expected a format containing {PromptTemplate.Placeholder}, got \"{t}\"");
-            }
+            format = ReadPromptFormat(fields, map, path, defaults);
             map.RejectUnknown();
         }
         if (reference is null) return null;
@@ -211,7 +234,7 @@ public static partial class ExperimentConfigParser
             fields.Error(node, path, $"cannot name this model after \"{reference}\"; add name: (letters, digits, '.', '_' or '-')");
             return null;
         }
-        return new ModelSpec(name, reference, template is null ? PromptTemplate.Raw : new PromptTemplate(template));
+        return new ModelSpec(name, reference, format);
     }
 
     static string DefaultName(string reference) =>
@@ -229,8 +252,8 @@ public static partial class ExperimentConfigParser
         string template = GoldSpec.DefaultTemplate;
         if (map.Optional("template") is YamlNode templateNode && fields.AsString(templateNode, map.Child("template")) is string t)
         {
-            if (t.Contains(GoldSpec.ResponsePlaceholder, StringComparison.Ordinal)) template = t;
-            else fields.Error(templateNode, map.Child("template"), $"expected a format containing {GoldSpec.ResponsePlaceholder} (and usually {GoldSpec.PromptPlaceholder}), got \"{t}\"");
+            if (t == PromptFormat.ChatName || t.Contains(GoldSpec.ResponsePlaceholder, StringComparison.Ordinal)) template = t;
+            else fields.Error(templateNode, map.Child("template"), $"expected {PromptFormat.ChatName} (its chat template over a user and an assistant turn) or a format containing {GoldSpec.ResponsePlaceholder} (and usually {GoldSpec.PromptPlaceholder}), got \"{t}\"");
         }
         map.RejectUnknown();
         if (goldPath == GoldSpec.InstructionJudge && map.Optional("template") is YamlNode tn)

@@ -185,9 +185,13 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
     }
 
     /// <summary>The gold evaluator a spec names; <paramref name="path"/> is its resolved directory (none for the instruction judge).</summary>
-    public static IGoldEvaluator OpenGold(GoldSpec gold, string? path, ModelOptions options, Action<string>? warn = null) =>
-        gold.IsInstructionJudge ? new InstructionJudgeGold()
-        : new RewardModelGold(gold.Reference, RewardModel.Load(path ?? throw new ArgumentNullException(nameof(path)), options, warn), gold.Apply);
+    public static IGoldEvaluator OpenGold(GoldSpec gold, string? path, ModelOptions options, Action<string>? warn = null)
+    {
+        if (gold.IsInstructionJudge) return new InstructionJudgeGold();
+        ArgumentNullException.ThrowIfNull(path);
+        string format = gold.FormatFor(path);
+        return new RewardModelGold(gold.Reference, RewardModel.Load(path, options, warn), (prompt, response) => GoldSpec.Apply(format, prompt, response));
+    }
 
     /// <summary>Gold scores computed one response at a time (batch-independent, see <see cref="CellGenerator.Generate"/>).</summary>
     public static double[] ScoreAlone(IGoldEvaluator gold, IReadOnlyList<string> prompts, IReadOnlyList<string> responses) =>

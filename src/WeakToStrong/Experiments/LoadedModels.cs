@@ -22,7 +22,7 @@ internal sealed class LoadedModels(ExperimentConfig config, IReadOnlyDictionary<
     public static string RewardGuideRole(string reference) => "guide:" + reference;
 
     static PromptedModel Load(ModelSpec spec, string path, ModelOptions options) =>
-        new(spec.Name, PretrainedModels.LoadCausalLM(path, options), HfTokenizer.Load(path), spec.Template);
+        new(spec.Name, PretrainedModels.LoadCausalLM(path, options), HfTokenizer.Load(path), spec.Template.Resolve(path));
 
     public CellGenerator For(Cell cell)
     {

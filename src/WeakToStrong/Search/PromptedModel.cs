@@ -25,6 +25,34 @@ public sealed record PromptTemplate
     public string Apply(string rawPrompt) => Format.Replace(Placeholder, rawPrompt, StringComparison.Ordinal);
 }
 
+/// <summary>
+/// How a config or a flag asks for a model's prompt: a literal format with {raw_prompt}, or <c>chat</c>, the model's own
+/// chat template rendered as the reference implementation renders it (a user turn holding the literal {raw_prompt},
+/// after a system turn when <see cref="SystemPrompt"/> is set, with the generation prompt), then filled in.
+/// </summary>
+public sealed record PromptFormat(string? Literal, string? SystemPrompt = null)
+{
+    public const string ChatName = "chat";
+
+    public static PromptFormat Raw { get; } = new(PromptTemplate.Placeholder);
+
+    public bool IsChat => Literal is null;
+
+    /// <summary><c>chat</c>, or a format that must contain {raw_prompt} (<paramref name="source"/> names the flag or key in errors).</summary>
+    public static PromptFormat Parse(string text, string? systemPrompt, string source)
+    {
+        if (text == ChatName) return new(null, systemPrompt);
+        if (systemPrompt is not null) throw new InvalidInputException($"{source}: a system prompt applies to the chat template only (template: {ChatName})");
+        return new(new PromptTemplate(text, source).Format);
+    }
+
+    /// <summary>The template for the model whose files are in <paramref name="modelDirectory"/>.</summary>
+    public PromptTemplate Resolve(string modelDirectory) => Literal is string format ? new PromptTemplate(format)
+        : new PromptTemplate(ChatTemplate.Load(modelDirectory).PromptTemplateFor(SystemPrompt), $"{modelDirectory}: chat template");
+
+    public override string ToString() => Literal ?? (SystemPrompt is null ? ChatName : $"{ChatName} (system: \"{SystemPrompt}\")");
+}
+
 /// <summary>A causal LM with its tokenizer and prompt template: one participant of a search.</summary>
 public sealed record PromptedModel(string Name, CausalLanguageModel Model, HfTokenizer Tokenizer, PromptTemplate Template)
 {

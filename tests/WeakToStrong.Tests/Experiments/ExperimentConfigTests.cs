@@ -56,7 +56,8 @@ public class ExperimentConfigTests
         Assert.Equal("demo", config.Name);
         Assert.Equal(("test", 20, 3L), (config.Dataset.Split, config.Dataset.Prompts, config.Dataset.Seed));
         Assert.Equal(["small-base", "base-large"], config.Bases.Select(b => b.Name));
-        Assert.Equal("Review: x", config.Bases[1].Template.Apply("x"));
+        Assert.Equal("Review: {raw_prompt}", config.Bases[1].Template.Literal);
+        Assert.Equal(PromptFormat.Raw, config.Tuned!.Template);
         Assert.Equal("zoo:small-untuned", config.Untuned!.Reference);
         Assert.Equal((32, 0.9, 50, 1.0), (config.Generation.MaxNewTokens, config.Generation.Sampling.Temperature, config.Generation.Sampling.TopK, config.Generation.Sampling.TopP));
         Assert.Equal(["\n"], config.Generation.StopStrings);
@@ -130,6 +131,51 @@ public class ExperimentConfigTests
     {
         string message = Error(Valid.Replace("{method: bon, n: 16}", entry));
         Assert.Contains(expected, message);
+    }
+
+    [Fact]
+    public void ChatTemplatesAreAskedForPerModelOrForAll()
+    {
+        var config = Parse(Valid.Replace("models:\n  bases:", "models:\n  template: chat\n  system_prompt: \"\"\n  bases:")
+            .Replace("  tuned: zoo:small-tuned", "  tuned: {path: zoo:small-tuned, system_prompt: Be brief.}"));
+        Assert.Equal(new PromptFormat(null, ""), config.Bases[0].Template);               // the default under models:
+        Assert.Equal(new PromptFormat("Review: {raw_prompt}"), config.Bases[1].Template); // its own literal format wins
+        Assert.Equal(new PromptFormat(null, "Be brief."), config.Tuned!.Template);         // chat inherited, its own system turn
+        Assert.Equal(new PromptFormat(null, ""), config.Untuned!.Template);
+
+        var gold = Parse(Valid.Replace("  gold: zoo:gold", "  gold: {path: zoo:gold, template: chat}")).Gold;
+        Assert.True(gold.UsesChatTemplate);
+    }
+
+    [Theory]
+    [InlineData("  tuned: zoo:small-tuned", "  tuned: {path: zoo:small-tuned, template: \"{prompt}\"}", "models.tuned.template: expected chat (the model's chat template) or a format containing {raw_prompt}")]
+    [InlineData("  tuned: zoo:small-tuned", "  tuned: {path: zoo:small-tuned, system_prompt: hi}", "models.tuned.system_prompt: system_prompt applies to template: chat only")]
+    [InlineData("  gold: zoo:gold", "  gold: {path: zoo:gold, template: \"{raw_prompt}\"}", "models.gold.template: expected chat")]
+    public void BadTemplatesAreErrors(string from, string to, string expected)
+    {
+        string message = Error(Valid.Replace(from, to));
+        Assert.Contains(expected, message);
+    }
+
+    [Fact]
+    public void AChatFormatResolvesToTheModelsRenderedTemplate()
+    {
+        string directory = Directory.CreateTempSubdirectory("wts-chat-format-").FullName;
+        try
+        {
+            string zephyr = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "tests", "fixtures", "chat-templates", "zephyr-7b-beta.jinja"));
+            File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["chat_template"] = zephyr, ["bos_token"] = "<s>", ["eos_token"] = "</s>",
+            }));
+            var template = new PromptFormat(null, "").Resolve(directory);
+            Assert.Equal("<|system|>\n</s>\n<|user|>\n  Hi there \n</s>\n<|assistant|>\n", template.Apply("  Hi there \n"));
+            Assert.Equal("Q: x", new PromptFormat("Q: {raw_prompt}").Resolve(directory).Apply("x"));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact]

@@ -109,9 +109,9 @@ public class ChatTemplateConformanceTests
         Assert.Equal(JavaScriptDiffers.Order().ToList(), disagreements);
     }
 
-    [NodeReferenceFact]
+    [NodeReferenceFact("@huggingface/jinja")]
     public void Live_huggingface_jinja_reproduces_the_committed_goldens() =>
-        CompareLive(output => NodeReference.Run("tests/reference/chat_templates/render.mjs", "--out", output), JavaScript);
+        CompareLive(output => NodeReference.Check(NodeReference.Run("tests/reference/chat_templates/render.mjs", "--out", output)), JavaScript);
 
     [PythonJinjaFact]
     public void Live_python_jinja2_reproduces_the_committed_goldens() =>
@@ -202,58 +202,4 @@ internal static class PythonJinja
     }
 
     static (int Code, string Stdout, string Stderr) Execute(params string[] arguments) => ReferenceProcess.Execute("python3", arguments);
-}
-
-/// <summary>A fact that is skipped, saying why, when node or tests/reference/node_modules (npm ci) is missing.</summary>
-public sealed class NodeReferenceFactAttribute : FactAttribute
-{
-    public NodeReferenceFactAttribute()
-    {
-        // xunit 2 has no skip from inside a test, so the check runs when the test is discovered.
-        if (NodeReference.Unavailable is { } why) Skip = $"@huggingface/jinja reference unavailable: {why}";
-    }
-}
-
-/// <summary>Runs the Node scripts under tests/reference with the packages its package-lock.json pins.</summary>
-internal static class NodeReference
-{
-    static readonly Lazy<string?> WhyUnavailable = new(() =>
-    {
-        string modules = Path.Combine(RepositoryPaths.Root, "tests", "reference", "node_modules", "@huggingface", "jinja");
-        if (!Directory.Exists(modules)) return $"{modules} is missing (run npm ci in tests/reference)";
-        try
-        {
-            var (code, _, error) = Execute("--version");
-            return code == 0 ? null : $"node --version failed: {error.Trim()}";
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            return $"node is not on PATH ({e.Message})";
-        }
-    });
-
-    public static string? Unavailable => WhyUnavailable.Value;
-
-    public static void Run(params string[] arguments)
-    {
-        var (code, stdout, stderr) = Execute(arguments);
-        if (code != 0) throw new InvalidOperationException($"node {string.Join(' ', arguments)} failed ({code}): {stderr}{stdout}");
-    }
-
-    static (int Code, string Stdout, string Stderr) Execute(params string[] arguments) => ReferenceProcess.Execute("node", arguments);
-}
-
-internal static class ReferenceProcess
-{
-    /// <summary>Runs a reference tool from the repository root; a missing program throws Win32Exception.</summary>
-    public static (int Code, string Stdout, string Stderr) Execute(string program, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepositoryPaths.Root };
-        foreach (string argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout, stderr.Result);
-    }
 }

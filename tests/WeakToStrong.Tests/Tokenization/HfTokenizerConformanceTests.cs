@@ -138,58 +138,17 @@ public class HfTokenizerConformanceTests
     }
 
     /// <summary>Re-runs tests/reference/tokenizers/encode.mjs and checks that it still writes the committed goldens.</summary>
-    [NodeReferenceFact]
+    [NodeReferenceFact("@huggingface/transformers")]
     public void The_reference_script_reproduces_the_committed_goldens()
     {
         string output = Path.Combine(Path.GetTempPath(), $"w2s-hf-goldens-{Guid.NewGuid()}.json");
         try
         {
-            var (code, stdout, stderr) = NodeReference.Run(Path.Combine(NodeReference.ScriptDirectory, "encode.mjs"), output);
+            var (code, stdout, stderr) = NodeReference.Run("tests/reference/tokenizers/encode.mjs", output);
             Assert.True(code == 0, $"encode.mjs failed ({code}): {stdout}\n{stderr}");
             var fresh = JsonNode.Parse(File.ReadAllText(output))!["tokenizers"]!;
             Assert.True(JsonNode.DeepEquals(Goldens.Value, fresh), "encode.mjs now writes goldens that differ from tests/fixtures/tokenizers/hf-goldens.json");
         }
         finally { File.Delete(output); }
-    }
-}
-
-/// <summary>A fact that is skipped, saying why, when node or the reference's node_modules are missing.</summary>
-public sealed class NodeReferenceFactAttribute : FactAttribute
-{
-    public NodeReferenceFactAttribute()
-    {
-        // xunit 2 has no skip from inside a test, so the check runs when the test is discovered.
-        if (NodeReference.Unavailable is { } reason) Skip = $"transformers.js reference unavailable: {reason}";
-    }
-}
-
-/// <summary>Runs the transformers.js reference in tests/reference/tokenizers (after `npm ci` there).</summary>
-internal static class NodeReference
-{
-    public static string ScriptDirectory { get; } = Path.Combine(RepositoryPaths.Root, "tests", "reference", "tokenizers");
-
-    static readonly Lazy<string?> WhyUnavailable = new(() =>
-    {
-        if (!Directory.Exists(Path.Combine(ScriptDirectory, "node_modules", "@huggingface", "transformers")))
-            return $"{ScriptDirectory}/node_modules has no @huggingface/transformers (run `npm ci` there)";
-        try
-        {
-            var (code, _, error) = Run("--version");
-            return code == 0 ? null : $"node --version failed: {error.Trim()}";
-        }
-        catch (System.ComponentModel.Win32Exception e) { return $"node not found: {e.Message}"; }
-    });
-
-    public static string? Unavailable => WhyUnavailable.Value;
-
-    public static (int Code, string Output, string Error) Run(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = ScriptDirectory };
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, output, error.Result);
     }
 }
