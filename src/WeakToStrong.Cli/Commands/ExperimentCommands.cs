@@ -33,17 +33,15 @@ internal static class ExperimentCommands
                 var runner = new ExperimentRunner(config, new RunOptions { Quick = result.GetValue(quick), ZooRoot = result.GetValue(zoo) ?? Zoo.DefaultDirectory });
                 Console.WriteLine($"{path}: valid: {config.Name} ({config.Task}), {runner.Cells.Count} cells " +
                     $"({config.Bases.Count} base models, {config.Groups.Sum(g => g.Methods.Count)} method settings, {config.Seeds.Count} seeds) × {config.Dataset.Prompts} prompts");
-                IReadOnlyDictionary<string, ModelFingerprint> models;
-                try
+                var missing = runner.MissingInputs();
+                if (missing.Count > 0)
                 {
-                    models = runner.ResolveModels();
-                }
-                catch (InvalidInputException e) when (!result.GetValue(requireModels))
-                {
-                    Console.WriteLine($"{path}: models not checked here: {e.Message}");
+                    if (result.GetValue(requireModels))
+                        throw new InvalidInputException($"{path}: {missing.Count} input(s) missing here: {string.Join("; ", missing)}");
+                    foreach (string line in missing) Console.WriteLine($"{path}: missing here: {line}");
                     continue;
                 }
-                runner.CheckVocabularies(models);
+                runner.CheckVocabularies(runner.ResolveModels());
                 Console.WriteLine($"{path}: every model found; vocabularies fit the methods");
             }
             return 0;

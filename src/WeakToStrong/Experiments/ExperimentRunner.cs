@@ -88,6 +88,25 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         return models;
     }
 
+    /// <summary>What this machine lacks to run the config: one line per model that cannot be found and for a missing dataset file.</summary>
+    public IReadOnlyList<string> MissingInputs()
+    {
+        var missing = new List<string>();
+        void Check(string reference, string field)
+        {
+            try { resolver.Resolve(reference, field); }
+            catch (InvalidInputException) { missing.Add($"{field}: model {reference} not found (a model directory, zoo:NAME, or a hub id in the Hugging Face cache)"); }
+        }
+        for (int i = 0; i < config.Bases.Count; i++) Check(config.Bases[i].Reference, $"models.bases[{i}]");
+        if (config.Tuned is { } tuned) Check(tuned.Reference, "models.tuned");
+        if (config.Untuned is { } untuned) Check(untuned.Reference, "models.untuned");
+        if (!config.Gold.IsInstructionJudge) Check(config.Gold.Reference, "models.gold");
+        foreach (string reward in config.RewardGuides) Check(reward, "guide reward-model");
+        if (config.Dataset.Path is string path && !File.Exists(path))
+            missing.Add($"dataset.path: {path} not found ({PromptSources.NameOf(config.Dataset.Format)})");
+        return missing;
+    }
+
     /// <summary>EFT compares logits token by token: refuse a config whose EFT cells would mix vocabularies.</summary>
     public void CheckVocabularies(IReadOnlyDictionary<string, ModelFingerprint> models)
     {

@@ -248,14 +248,18 @@ public class ExperimentRunTests(QuickZoo zoo) : IDisposable
     {
         var result = Wts("run", Path.Combine("experiments", "paper", "sentiment-gpt2.yaml"), "--output", Path.Combine(scratch, "paper"));
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains("datasets/imdb/prompts-test.jsonl not found", result.Stderr);
+        Assert.Contains("models.bases[0]", result.Stderr);
         var validate = Wts("validate", Path.Combine("experiments", "paper", "alpacaeval-llama3.yaml"));
         Assert.Equal(0, validate.ExitCode);
         Assert.Contains("valid: paper-alpacaeval-llama3", validate.Stdout);
-        Assert.Contains("meta-llama/Meta-Llama-3-8B-Instruct", validate.Stdout);
+        // Every missing model and file, one line each.
+        foreach (string missing in new[] { "meta-llama/Meta-Llama-3-8B-Instruct", "meta-llama/Meta-Llama-3-70B-Instruct", "HuggingFaceH4/zephyr-7b-beta",
+                     "HuggingFaceH4/mistral-7b-sft-beta", "Skywork/Skywork-Reward-Llama-3.1-8B", "datasets/alpaca_eval/alpaca_eval_gpt4_baseline.json" })
+            Assert.Contains(validate.Stdout.Split('\n'), line => line.Contains("missing here") && line.Contains(missing));
         var strict = Wts("validate", Path.Combine("experiments", "paper", "alpacaeval-llama3.yaml"), "--require-models");
         Assert.Equal(2, strict.ExitCode);
         Assert.Contains("models.bases[0]", strict.Stderr);
+        Assert.Contains("models.gold", strict.Stderr);
         Assert.False(Directory.Exists(Path.Combine(scratch, "paper", "generations.jsonl")));
     }
 
