@@ -125,6 +125,8 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
     public void Run(IRunProgress progress)
     {
         options.Validate();
+        if (MissingInputs() is { Count: > 0 } missing)
+            throw new InvalidInputException($"{config.Source}: {missing.Count} input(s) missing here: {string.Join("; ", missing)}");
         var prompts = Prompts();
         var mine = prompts.Select((p, i) => (Prompt: p, Index: i)).Where(p => p.Index % options.ShardCount == options.ShardIndex).ToArray();
         var models = ResolveModels();
