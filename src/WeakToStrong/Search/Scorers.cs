@@ -113,8 +113,11 @@ public sealed class LogProbScorer : IScorer
             return sums;
         }
 
-        /// <summary>The token sequence a term's model reads for a row, and where its scored part starts.</summary>
-        (IReadOnlyList<int> Sequence, int ScoreFrom) ScoredTokens(int term, Response row, int prompt)
+        /// <summary>
+        /// The token sequence a term's model reads for a row, and where its scored part starts (internal: the tests
+        /// compare this split with the reference implementation's token ids).
+        /// </summary>
+        internal (IReadOnlyList<int> Sequence, int ScoreFrom) ScoredTokens(int term, Response row, int prompt)
         {
             var (model, _, scoresSampledIds) = scorer.terms[term];
             int[] promptTokens = promptIds[term][prompt];
