@@ -48,8 +48,8 @@ torch.set_num_threads(1)  # reduction order independent of the machine
 
 def transformers_js_ids(texts_by_directory: dict) -> dict:
     """{directory: [text]} -> (generator, {directory: {"eos_token_id", "ids"}}) from transformers.js."""
-    if not os.path.isdir(os.path.join(HERE, "tokenizers", "node_modules", "@huggingface", "transformers")):
-        sys.exit("tests/reference/tokenizers/node_modules is missing: run `npm ci` there")
+    if not os.path.isdir(os.path.join(HERE, "node_modules", "@huggingface", "transformers")):
+        sys.exit("tests/reference/node_modules is missing: run `npm ci` in tests/reference")
     # The directories are relative to the repository root (so that no machine's path lands in the goldens).
     run = subprocess.run(["node", TOKENIZE_SCRIPT], input=json.dumps(texts_by_directory).encode("utf-8"),
                          capture_output=True, check=False, cwd=ROOT)

@@ -222,6 +222,6 @@ public sealed class ScoringReferenceFactAttribute : FactAttribute
     {
         // xunit 2 has no skip from inside a test, so the check runs when the test is discovered.
         if (!PythonReference.Available) Skip = $"scoring reference unavailable: {PythonReference.Unavailable}";
-        else if (NodeReference.Unavailable is { } reason) Skip = $"scoring reference unavailable: {reason}";
+        else if (NodeReference.Unavailable("@huggingface/transformers") is { } reason) Skip = $"scoring reference unavailable: {reason}";
     }
 }

@@ -1,7 +1,7 @@
 // Golden token ids for the committed tokenizer fixtures, from an implementation independent of ours:
 // @huggingface/transformers (transformers.js, pinned in package-lock.json), loading each directory offline.
 //
-//   cd tests/reference/tokenizers && npm ci && node encode.mjs            # rewrites tests/fixtures/tokenizers/hf-goldens.json
+//   (cd tests/reference && npm ci) && node tests/reference/tokenizers/encode.mjs            # rewrites tests/fixtures/tokenizers/hf-goldens.json
 //   node encode.mjs OUTPUT.json                                            # writes elsewhere (the C# live test does this)
 //
 // Besides the committed directories, two variants are derived from mistral-7b-legacy in a temporary directory, by the
