@@ -2,9 +2,11 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using WeakToStrong.Evaluation;
 using WeakToStrong.Experiments;
+using WeakToStrong.Models;
 using WeakToStrong.Reporting;
 using WeakToStrong.Search;
 using WeakToStrong.Tokenization;
+using TorchSharp;
 
 namespace WeakToStrong.Tests.Experiments;
 
@@ -47,7 +49,7 @@ public sealed class PaperConfigDryRunTests(PaperStandIns standIns) : IClassFixtu
         // The base models read the paper's prefix; the small pair read the review as it is.
         Assert.All(config.Bases, b => Assert.Equal("Here is a movie review from imdb: {raw_prompt}", b.Template.Resolve(b.Reference).Format));
         Assert.Equal(PromptTemplate.Placeholder, config.Tuned!.Template.Resolve(config.Tuned.Reference).Format);
-        var gold = RewardModel.Load(config.Gold.Reference, WeakToStrong.Models.ModelOptions.Cpu);
+        var gold = RewardModel.Load(config.Gold.Reference, ModelOptions.Cpu);
         using (gold) Assert.Equal(("POSITIVE", "NEGATIVE"), (gold.LabelName(gold.PositiveIndex), gold.LabelName(gold.NegativeIndex!.Value)));
     }
 
@@ -118,6 +120,34 @@ public sealed class PaperConfigDryRunTests(PaperStandIns standIns) : IClassFixtu
         Assert.Equal(expected.Select(e => e.Output), references.Select(o => o.Output));
     }
 
+    /// <summary>
+    /// The AlpacaEval gold reads prompt and response through Llama 3.1's chat template, which writes &lt;|begin_of_text|&gt;
+    /// itself: it must score exactly the ids transformers' apply_chat_template(tokenize=True) gives (the rendered text,
+    /// no special tokens added, so one BOS), not the text framed by the tokenizer's post-processor (a second BOS).
+    /// </summary>
+    [Fact]
+    public void AlpacaEvalGoldScoresItsChatTemplateWithOneBos()
+    {
+        var config = ExperimentConfigParser.Parse(Rewrite(File.ReadAllText(Shipped("alpacaeval-llama3.yaml")), 8, AlpacaEvalStandIns()), "alpacaeval-llama3.yaml");
+        string directory = config.Gold.Reference;
+        string format = config.Gold.FormatFor(directory);
+        Assert.StartsWith("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date:", format);
+        Assert.EndsWith("<|start_header_id|>user<|end_header_id|>\n\n{raw_prompt}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{response}<|eot_id|>", format);
+
+        const string prompt = "Tell me something I don’t know", response = " Octopuses have three hearts.";
+        var ids = HfTokenizer.Load(directory).Encode(GoldSpec.Apply(format, prompt, response), addSpecialTokens: false);
+        Assert.Equal(PaperStandIns.Llama3Bos, ids[0]);
+        Assert.Equal(1, ids.Count(id => id == PaperStandIns.Llama3Bos));
+        double expected;
+        using (var classifier = PretrainedModels.LoadSequenceClassifier(directory, ModelOptions.Cpu))
+        using (var input = torch.tensor(ids.Select(id => (long)id).ToArray(), [1, ids.Count]))
+        using (var logits = classifier.Forward(input))
+            expected = logits[0, 0].item<float>();
+
+        using var gold = ExperimentRunner.OpenGold(config.Gold, directory, ModelOptions.Cpu);
+        Assert.Equal(expected, gold.Score([prompt], [response])[0], 5);
+    }
+
     /// <summary>The stand-ins end generation where the real models do: tokenizer eos first, then generation_config.json's.</summary>
     [Fact]
     public void StandInsStopWhereTheRealModelsStop()
@@ -126,7 +156,7 @@ public sealed class PaperConfigDryRunTests(PaperStandIns standIns) : IClassFixtu
         Assert.Equal([PaperStandIns.MistralEos], HfTokenizer.Load(standIns.Llama("zephyr-7b-beta")).EosTokenIds);
         Assert.Equal([PaperStandIns.MistralEos], HfTokenizer.Load(standIns.Llama("mistral-7b-sft-beta")).EosTokenIds);
         Assert.Equal([PaperStandIns.Gpt2VocabSize - 1], HfTokenizer.Load(standIns.Gpt2("gpt2-large")).EosTokenIds);
-        Assert.Equal("mistral", WeakToStrong.Models.ModelConfig.Load(Path.Combine(standIns.Llama("zephyr-7b-beta"), "config.json")).ModelType);
+        Assert.Equal("mistral", ModelConfig.Load(Path.Combine(standIns.Llama("zephyr-7b-beta"), "config.json")).ModelType);
     }
 
     Dictionary<string, string> AlpacaEvalStandIns() => new()
