@@ -14,33 +14,43 @@ public sealed class RewardModel : IDisposable
     readonly SequenceClassifier classifier;
     readonly ModelOptions options;
 
-    public RewardModel(SequenceClassifier classifier, HfTokenizer tokenizer, ModelOptions options)
+    /// <param name="addSpecialTokens">Whether <see cref="Tokenize"/> frames the text with the tokenizer's special tokens
+    /// (HF's add_special_tokens, the default); false for text rendered by a chat template, which carries its own, as
+    /// transformers' apply_chat_template(tokenize=True) encodes it.</param>
+    public RewardModel(SequenceClassifier classifier, HfTokenizer tokenizer, ModelOptions options, bool addSpecialTokens = true)
     {
         this.classifier = classifier;
         this.options = options;
         Tokenizer = tokenizer;
+        AddSpecialTokens = addSpecialTokens;
         (PositiveIndex, NegativeIndex) = RewardLogits(classifier.Config);
         classifier.eval();
     }
 
-    public static RewardModel Load(string reference, ModelOptions options, Action<string>? warn = null)
+    public static RewardModel Load(string reference, ModelOptions options, Action<string>? warn = null, bool addSpecialTokens = true)
     {
         string directory = ModelLocator.Resolve(reference);
         var classifier = PretrainedModels.LoadSequenceClassifier(directory, options, warn);
-        return new RewardModel(classifier, HfTokenizer.Load(directory), options);
+        return new RewardModel(classifier, HfTokenizer.Load(directory), options, addSpecialTokens);
     }
 
     public HfTokenizer Tokenizer { get; }
     public ModelConfig Config => classifier.Config;
     public int PositiveIndex { get; }
     public int? NegativeIndex { get; }
+    /// <summary>Whether the tokenizer's special tokens are added around each text (see the constructor).</summary>
+    public bool AddSpecialTokens { get; }
 
     public string LabelName(int index) => Config.Id2Label.TryGetValue(index, out var name) ? name : $"LABEL_{index}";
 
-    /// <summary>Token ids as the model saw them in training: BERT's [CLS] … [SEP], decoders' own special tokens.</summary>
+    /// <summary>
+    /// Token ids as the model saw them in training: BERT's [CLS] … [SEP], decoders' own special tokens; or, without
+    /// <see cref="AddSpecialTokens"/>, the text's own ids alone. Cut to the model's positions either way.
+    /// </summary>
     public int[] Tokenize(string text)
     {
-        int[] ids = Tokenizer.EncodeForClassification(text, Config.MaxPositionEmbeddings);
+        int[] ids = AddSpecialTokens ? Tokenizer.EncodeForClassification(text, Config.MaxPositionEmbeddings)
+            : Tokenizer.Encode(text, addSpecialTokens: false).Take(Config.MaxPositionEmbeddings).ToArray();
         if (ids.Length == 0) throw new InvalidInputException($"{Config.Path}: the text to score encodes to no tokens");
         return ids;
     }

@@ -211,7 +211,10 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         if (gold.IsInstructionJudge) return new InstructionJudgeGold();
         ArgumentNullException.ThrowIfNull(path);
         string format = gold.FormatFor(path);
-        return new RewardModelGold(gold.Reference, RewardModel.Load(path, options, warn), (prompt, response) => GoldSpec.Apply(format, prompt, response));
+        // A chat template writes the model's special tokens itself (Llama 3's starts with <|begin_of_text|>); adding the
+        // tokenizer's on top would give the gold a second BOS that apply_chat_template(tokenize=True) never gives.
+        var rewardModel = RewardModel.Load(path, options, warn, addSpecialTokens: !gold.UsesChatTemplate);
+        return new RewardModelGold(gold.Reference, rewardModel, (prompt, response) => GoldSpec.Apply(format, prompt, response));
     }
 
     /// <summary>Gold scores computed one response at a time (batch-independent, see <see cref="CellGenerator.Generate"/>).</summary>

@@ -80,6 +80,9 @@ public sealed class EmulatedFineTuning
                     logits[m] = next.MoveToOuterDisposeScope();
                 }
             }
+            // As in every other method, a response cut at the token limit counts as finished (so it is scored with EOS
+            // appended, and its finish reason is recorded).
+            foreach (var response in responses.Where(r => !r.Finished)) response.FinishAtLength();
         }
         finally
         {

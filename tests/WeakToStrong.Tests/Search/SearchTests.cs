@@ -199,6 +199,9 @@ public class SearchTests(TinyWorld world) : IClassFixture<TinyWorld>
 
         Assert.Equal(sampled.Select(o => o.Best.TokenIds), betaZero.Select(o => o.Best.TokenIds));
         Assert.Equal(sampled.Select(o => o.Best.TokenIds), sameSmall.Select(o => o.Best.TokenIds));
+        // …and finishes as it does: at the token limit with FinishReason.Length, which scoring reads (EOS appended).
+        Assert.Equal(sampled.Select(o => o.Best.Finish), betaZero.Select(o => o.Best.Finish));
+        Assert.Contains(betaZero, o => o.Best.Finish == FinishReason.Length);
         Assert.NotEqual(sampled.Select(o => o.Best.TokenIds), guided.Select(o => o.Best.TokenIds));
     }
 
