@@ -6,6 +6,20 @@ namespace WeakToStrong.Tests.Cli;
 
 public class CliTests
 {
+    [Theory]
+    [InlineData(new[] { "frobnicate" }, "wts: error: Unrecognized command or argument 'frobnicate' (see wts --help)")]
+    [InlineData(new[] { "search", "--prompt", "p" }, "wts: error: Option '--large' is required (see wts search --help)")]
+    [InlineData(new[] { "search", "--large", "m", "--prompt", "p", "--w", "x" }, "wts: error: Cannot parse argument 'x' for option '--w' as expected type 'System.Int32' (see wts search --help)")]
+    [InlineData(new string[0], "wts: error: Required command was not provided (see wts --help)")]
+    public void ParseErrorsAreOneLineAndExitCode2(string[] args, string expected)
+    {
+        var run = Wts.Run(args);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal(expected, run.Stderr.TrimEnd('\n'));
+        Assert.Equal("", run.Stdout);
+    }
+
     [Fact]
     public void LogprobsJsonMatchesGoldenLogits()
     {
