@@ -14,13 +14,17 @@ public sealed class YamlFields(string file)
 
     public IReadOnlyList<string> Errors => errors;
 
+    /// <summary>Aliases a config may use at most: enough for any real config, too few for an alias bomb to cost time.</summary>
+    public const int MaxAliases = 32;
+
     public static YamlNode? LoadDocument(string file, string text, out string? syntaxError)
     {
         syntaxError = null;
+        var scanner = new Scanner(new StringReader(text));
         try
         {
             var stream = new YamlStream();
-            stream.Load(new StringReader(text));
+            stream.Load(new AliasLimitingParser(new Parser(scanner), MaxAliases));
             return stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
         }
         catch (YamlException e)
@@ -29,8 +33,52 @@ public sealed class YamlFields(string file)
             string reason = e.InnerException?.Message ?? e.Message;
             int close = reason.IndexOf("): ", StringComparison.Ordinal);
             if (reason.StartsWith("(Line:", StringComparison.Ordinal) && close > 0) reason = reason[(close + 3)..];
-            syntaxError = $"{file}:{e.Start.Line}:{e.Start.Column}: YAML syntax error: {reason}";
+            var (line, column) = reason.Contains("tab character", StringComparison.Ordinal) && FirstIndentingTab(text) is { } tab
+                ? tab : (e.Start.Line, e.Start.Column);
+            syntaxError = $"{file}:{line}:{column}: YAML syntax error: {reason}";
             return null;
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner fails this way when the text ends inside an open flow collection or quote.
+            syntaxError = $"{file}:{scanner.CurrentPosition.Line}:{scanner.CurrentPosition.Column}: YAML syntax error: " +
+                "the document ends inside an unclosed {…}, […] or quoted string";
+            return null;
+        }
+    }
+
+    /// <summary>Where a tab first indents a line (YAML forbids tabs in indentation): its 1-based line and column.</summary>
+    static (long Line, long Column)? FirstIndentingTab(string text)
+    {
+        var lines = text.Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+        {
+            int column = 0;
+            while (column < lines[i].Length && lines[i][column] is ' ' or '\t')
+            {
+                if (lines[i][column] == '\t') return (i + 1, column + 1);
+                column++;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Refuses a document with more than a few aliases: nested aliases (worse, as mapping keys, which are hashed
+    /// whole) make a document of under a kilobyte take minutes to load. Our own guard: YamlDotNet has no limit.
+    /// </summary>
+    sealed class AliasLimitingParser(IParser inner, int maxAliases) : IParser
+    {
+        int aliases;
+
+        public YamlDotNet.Core.Events.ParsingEvent? Current => inner.Current;
+
+        public bool MoveNext()
+        {
+            bool moved = inner.MoveNext();
+            if (moved && inner.Current is YamlDotNet.Core.Events.AnchorAlias alias && ++aliases > maxAliases)
+                throw new YamlException(alias.Start, alias.End, $"more than {maxAliases} aliases (*name); a config needs few, and nested ones can make loading explode");
+            return moved;
         }
     }
 

@@ -254,6 +254,33 @@ public class ExperimentConfigTests
     }
 
     [Fact]
+    public void ADocumentEndingInsideAFlowCollectionIsASyntaxError()
+    {
+        string message = Error("name: demo\ntask: sentiment\ndataset: {prompts: 3\nmodels: [\n");
+        Assert.Equal("demo.yaml:4:1: YAML syntax error: the document ends inside an unclosed {…}, […] or quoted string", message);
+    }
+
+    [Fact]
+    public void ATabIsReportedWhereItIs()
+    {
+        string message = Error("name: demo\ntask: sentiment\n\tdataset: 3\n");
+        Assert.StartsWith("demo.yaml:3:1: YAML syntax error:", message);
+        Assert.Contains("tab", message);
+    }
+
+    [Fact]
+    public void AnAliasBombIsRefusedBeforeItExpands()
+    {
+        // Nine aliases per level, eight levels, the last used as a mapping key: 9^8 nodes to hash if loaded.
+        var lines = new List<string> { "a0: &a0 [x, x, x, x, x, x, x, x, x]" };
+        for (int i = 1; i < 9; i++) lines.Add($"a{i}: &a{i} [{string.Join(", ", Enumerable.Repeat($"*a{i - 1}", 9))}]");
+        lines.Add("? *a8\n: 1");
+        string message = Error(string.Join("\n", lines));
+        Assert.Contains($"YAML syntax error: more than {YamlFields.MaxAliases} aliases", message);
+        Assert.StartsWith("demo.yaml:5:", message);
+    }
+
+    [Fact]
     public void MissingSectionsAreNamed()
     {
         string message = Error("name: demo\ntask: sentiment\n");
