@@ -32,6 +32,9 @@ internal static class GenerateCommand
             var lm = PretrainedModels.LoadCausalLM(reference, options, Cli.Warn);
             var tokenizer = Cli.LoadTokenizer(reference);
             var promptIds = tokenizer.Encode(result.GetValue(prompt)!);
+            // The KV cache is reserved for prompt + new tokens at once: refuse what the model's positions cannot hold.
+            if ((long)promptIds.Count + newTokens > lm.Config.MaxPositionEmbeddings)
+                throw new InvalidInputException($"--max-new-tokens: the prompt's {promptIds.Count} tokens plus {newTokens} new ones exceed the {lm.Config.MaxPositionEmbeddings} positions of {lm.Config.Path}");
             var stop = tokenizer.EosTokenIds.Concat(lm.Config.EosTokenIds).ToHashSet();
             var ids = Generation.Sample(lm, promptIds, newTokens, sampling, stop, result.GetValue(seed));
             string text = tokenizer.Decode(ids, skipSpecialTokens: true);

@@ -94,4 +94,15 @@ public class SearchCliTests(TinyWorld world) : IClassFixture<TinyWorld>
         Assert.Equal("likelihood", json.RootElement.GetProperty("guide").GetString());
         Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("implicit_value").ValueKind);
     }
+
+    [Fact]
+    public void GenerateRefusesMoreTokensThanTheModelHasPositions()
+    {
+        var run = Wts.Run("generate", "--model", world.Dir("large"), "--prompt", "the cat", "--max-new-tokens", "2000000000");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--max-new-tokens: the prompt's", run.Stderr);
+        Assert.Contains("exceed the 256 positions", run.Stderr);
+        Assert.DoesNotContain("   at ", run.Stderr);
+    }
 }
