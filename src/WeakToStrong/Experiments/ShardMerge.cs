@@ -4,12 +4,13 @@ namespace WeakToStrong.Experiments;
 /// `wts merge`: combines the logs of shards 0..n−1 of one run into generations.jsonl and manifest.json, after
 /// checking they ran the same config on the same models and that every (cell, prompt) is there exactly once.
 /// </summary>
-public static class ShardMerge
+public static partial class ShardMerge
 {
     public static int Merge(RunDirectory run, Action<string>? log = null)
     {
         var logs = run.ShardLogs();
         if (logs.Count == 0) throw new InvalidInputException($"{run.Path}: no shard logs (generations.shard-I-of-N.jsonl) to merge");
+        foreach (string path in logs) ShardCountOf(path); // every name checked before anything is read
         int count = ShardCountOf(logs[0]);
         var manifests = new RunManifest[count];
         var records = new List<GenerationRecord>();
@@ -49,7 +50,13 @@ public static class ShardMerge
 
     static int ShardCountOf(string path)
     {
-        string name = Path.GetFileNameWithoutExtension(path);
-        return int.Parse(name[(name.LastIndexOf("-of-", StringComparison.Ordinal) + 4)..]);
+        var match = ShardLogName().Match(Path.GetFileName(path));
+        if (!match.Success || !int.TryParse(match.Groups[2].Value, out int count) || count < 1
+            || !int.TryParse(match.Groups[1].Value, out int index) || index >= count)
+            throw new InvalidInputException($"{path}: not a shard log of this harness (expected generations.shard-I-of-N.jsonl with 0 ≤ I < N); move it out of the run directory");
+        return count;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^generations\.shard-(\d+)-of-(\d+)\.jsonl$")]
+    private static partial System.Text.RegularExpressions.Regex ShardLogName();
 }

@@ -103,4 +103,26 @@ public class ExperimentEvaluationTests
             Directory.Delete(run.Path, recursive: true);
         }
     }
+
+    [Theory]
+    [InlineData("generations.shard-1-of-x.jsonl")]
+    [InlineData("generations.shard-3-of-2.jsonl")]
+    public void MergeNamesAShardLogItDoesNotRecognise(string name)
+    {
+        var run = new RunDirectory(Directory.CreateTempSubdirectory("wts-merge-").FullName);
+        try
+        {
+            File.WriteAllText(Path.Combine(run.Path, "generations.shard-0-of-2.jsonl"), "");
+            File.WriteAllText(Path.Combine(run.Path, name), "");
+
+            var error = Assert.Throws<InvalidInputException>(() => ShardMerge.Merge(run));
+
+            Assert.Contains(name, error.Message);
+            Assert.Contains("expected generations.shard-I-of-N.jsonl", error.Message);
+        }
+        finally
+        {
+            Directory.Delete(run.Path, recursive: true);
+        }
+    }
 }
