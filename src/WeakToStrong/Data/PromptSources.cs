@@ -87,20 +87,12 @@ public static class PromptSources
             throw new InvalidInputException($"{path}: {PrefixWordsOption} applies only to imdb-parquet, not to {NameOf(format)}");
         return format switch
         {
-            DatasetFormat.Jsonl => ReadJsonl(path),
+            DatasetFormat.Jsonl => TaskDatasets.ReadPrompts(path), // strict about UTF-8 itself
             DatasetFormat.ImdbParquet => ReadImdb(path, options.PrefixWords),
             DatasetFormat.TldrParquet => ReadTldr(path),
             DatasetFormat.AlpacaEvalJson => AlpacaEvalJson.Read(path),
             _ => throw new ArgumentOutOfRangeException(nameof(format), format, null),
         };
-    }
-
-    static IReadOnlyList<TaskPrompt> ReadJsonl(string path)
-    {
-        if (!File.Exists(path)) throw new InvalidInputException($"{path}: no such file");
-        // TaskDatasets reads through File.ReadLines, which would turn malformed bytes into U+FFFD.
-        StrictUtf8.RequireValidFile(path, File.ReadAllBytes(path));
-        return TaskDatasets.ReadPrompts(path);
     }
 
     // ---- imdb-parquet

@@ -107,4 +107,18 @@ public sealed class TaskDatasetsTests : IDisposable
         Assert.Equal(2, run.ExitCode);
         Assert.Contains(message, run.Stderr);
     }
+
+    [Fact]
+    public void InvalidUtf8IsAnErrorNamingFileLineAndColumnAndABomIsSkipped()
+    {
+        Directory.CreateDirectory(_directory);
+        string path = FilePath("pairs.jsonl");
+        File.WriteAllBytes(path, [.. "{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"c\"}\n{\"prompt\": \"x\u00e9"u8, 0xFF, .. "\"}\n"u8]);
+        var error = Assert.Throws<InvalidInputException>(() => TaskDatasets.ReadPairs(path));
+        Assert.Contains(path + ":2:", error.Message);
+        Assert.Contains("invalid UTF-8 (byte 0xFF)", error.Message);
+
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. "{\"text\": \"caf\u00e9\"}\r\n"u8]);
+        Assert.Equal(["caf\u00e9"], TaskDatasets.ReadTexts(path));
+    }
 }

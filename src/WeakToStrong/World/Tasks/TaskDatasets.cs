@@ -98,9 +98,13 @@ public static class TaskDatasets
     static List<T> Read<T>(string path, Func<JsonElement, string, T> parse)
     {
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: no such file");
+        // Strictly: .NET's UTF-8 reader would turn malformed bytes into U+FFFD and so change the data unseen.
+        byte[] bytes = File.ReadAllBytes(path);
+        Data.StrictUtf8.RequireValidFile(path, bytes);
         var result = new List<T>();
         int lineNumber = 0;
-        foreach (string line in File.ReadLines(path, Encoding.UTF8))
+        int bom = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
+        foreach (string line in Encoding.UTF8.GetString(bytes, bom, bytes.Length - bom).Split('\n').Select(l => l.TrimEnd('\r')))
         {
             lineNumber++;
             if (line.Length == 0) continue;
