@@ -52,13 +52,15 @@ public static class AttentionMasks
         var allowedPerRow = allowed.unsqueeze(0).unsqueeze(0).expand(batch, 1, queryLength, keyLength);
         if (attentionMask is not null)
             allowedPerRow = allowedPerRow.logical_and(attentionMask.ne(0).view(batch, 1, 1, keyLength));
-        var lowest = dtype switch
-        {
-            ScalarType.Float16 => LowestFloat16,
-            ScalarType.BFloat16 => LowestBFloat16,
-            ScalarType.Float64 => LowestFloat64,
-            _ => LowestFloat32,
-        };
-        return zeros(batch, 1, queryLength, keyLength, dtype: dtype, device: device).masked_fill(allowedPerRow.logical_not(), lowest);
+        return zeros(batch, 1, queryLength, keyLength, dtype: dtype, device: device).masked_fill(allowedPerRow.logical_not(), Lowest(dtype));
     }
+
+    /// <summary>The lowest finite value of a floating dtype, the additive mask's "never attend" in that dtype.</summary>
+    public static Scalar Lowest(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float16 => LowestFloat16,
+        ScalarType.BFloat16 => LowestBFloat16,
+        ScalarType.Float64 => LowestFloat64,
+        _ => LowestFloat32,
+    };
 }

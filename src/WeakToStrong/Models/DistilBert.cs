@@ -141,7 +141,7 @@ public sealed class DistilBertModel : Module
         {
             long batch = inputIds.shape[0], steps = inputIds.shape[1];
             keyMask = zeros(batch, 1, 1, steps, dtype: hidden.dtype, device: hidden.device)
-                .masked_fill(attentionMask.eq(0).view(batch, 1, 1, steps), hidden.dtype == ScalarType.Float16 ? -65504.0 : float.MinValue);
+                .masked_fill(attentionMask.eq(0).view(batch, 1, 1, steps), AttentionMasks.Lowest(hidden.dtype));
         }
         return transformer.forward(hidden, keyMask);
     }

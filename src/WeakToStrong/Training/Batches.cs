@@ -32,12 +32,13 @@ public sealed record PaddedBatch(Tensor InputIds, Tensor AttentionMask, Tensor T
 
     /// <summary>
     /// Σ log p(target tokens) per row [B] under a causal LM's logits [B, T, V] for this batch
-    /// (position t−1 predicts token t).
+    /// (position t−1 predicts token t), in float32 whatever the model's dtype (a bfloat16 log-softmax
+    /// over a vocabulary loses about two decimal digits).
     /// </summary>
     public Tensor TargetLogprobs(Tensor logits)
     {
         long length = InputIds.shape[1];
-        var predicted = logits.narrow(1, 0, length - 1).log_softmax(-1);
+        var predicted = logits.narrow(1, 0, length - 1).to(ScalarType.Float32).log_softmax(-1);
         var next = InputIds.narrow(1, 1, length - 1).unsqueeze(-1);
         var tokenLogprobs = predicted.gather(-1, next).squeeze(-1);
         return (tokenLogprobs * TargetWeights.narrow(1, 1, length - 1)).sum(-1);

@@ -32,7 +32,7 @@ public static class LanguageModelTraining
         {
             var starts = randint(0, stream.Length - blockSize - 1, [options.BatchSize, 1], generator: generator, device: device);
             var window = corpus.index_select(0, (starts + windowOffsets).flatten()).view(options.BatchSize, blockSize + 1);
-            var logits = model.Forward(window.narrow(1, 0, blockSize));
+            var logits = model.Forward(window.narrow(1, 0, blockSize)).to(ScalarType.Float32); // losses in float32 at any model dtype
             return F.cross_entropy(logits.reshape(-1, logits.shape[^1]), window.narrow(1, 1, blockSize).reshape(-1));
         }, progress);
     }
@@ -163,7 +163,7 @@ public static class RewardModelTraining
         {
             var rows = LanguageModelTraining.SampleRows(Enumerable.Range(0, pairs.Count).ToArray(), options.BatchSize, generator);
             var batch = PaddedBatch.Build([.. rows.Select(i => chosen[i]), .. rows.Select(i => rejected[i])], device);
-            var rewards = model.Forward(batch.InputIds, batch.AttentionMask).squeeze(-1);
+            var rewards = model.Forward(batch.InputIds, batch.AttentionMask).to(ScalarType.Float32).squeeze(-1);
             return -F.logsigmoid(rewards.narrow(0, 0, rows.Length) - rewards.narrow(0, rows.Length, rows.Length)).mean();
         }, progress);
     }
@@ -183,7 +183,7 @@ public static class RewardModelTraining
             var rows = LanguageModelTraining.SampleRows(Enumerable.Range(0, examples.Count).ToArray(), options.BatchSize, generator);
             var batch = PaddedBatch.Build(rows.Select(i => encoded[i]).ToArray(), device);
             var labels = tensor(rows.Select(i => (long)examples[i].Label).ToArray(), device: device);
-            return F.cross_entropy(model.Forward(batch.InputIds, batch.AttentionMask), labels);
+            return F.cross_entropy(model.Forward(batch.InputIds, batch.AttentionMask).to(ScalarType.Float32), labels);
         }, progress);
     }
 

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
+using TorchSharp;
 using CsvHelper;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using Parameter = TorchSharp.Modules.Parameter;
 
 namespace WeakToStrong.Training;
 
@@ -46,6 +48,7 @@ public sealed partial record TrainingStep(int Step, double Loss, double Learning
 /// <summary>
 /// The optimizer loop every trainer shares: AdamW, warm-up + cosine schedule, gradient clipping, a CSV
 /// log of every step and a progress callback. Each step's tensors live in their own dispose scope.
+/// A model in bfloat16 or float16 trains on float32 master weights (see <see cref="MasterWeights"/>).
 /// </summary>
 public static class TrainingLoop
 {
@@ -54,8 +57,8 @@ public static class TrainingLoop
         Action<TrainingStep>? progress = null)
     {
         options.Validate();
-        var parameters = model.parameters().Where(p => p.requires_grad).ToArray();
-        using var optimizer = optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay);
+        using var master = new MasterWeights(model.parameters().Where(p => p.requires_grad).ToArray());
+        using var optimizer = optim.AdamW(master.Parameters, options.LearningRate, weight_decay: options.WeightDecay);
         var log = new List<TrainingStep>(options.Steps);
         var clock = Stopwatch.StartNew();
         model.train();
@@ -67,13 +70,18 @@ public static class TrainingLoop
                 double learningRate = options.LearningRateAt(step);
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
                 optimizer.zero_grad();
+                model.zero_grad();
                 var loss = lossAt(step);
-                double lossValue = loss.item<float>();
+                double lossValue = loss.to(ScalarType.Float32).item<float>();
                 if (!double.IsFinite(lossValue))
                     throw new InvalidOperationException($"training diverged at step {step}: loss {lossValue}; lower the learning rate");
-                loss.backward();
-                double gradNorm = TorchSharp.torch.nn.utils.clip_grad_norm_(parameters, options.MaxGradNorm);
-                optimizer.step();
+                master.Backward(loss);
+                double gradNorm = TorchSharp.torch.nn.utils.clip_grad_norm_(master.Parameters, options.MaxGradNorm);
+                if (master.AcceptStep(gradNorm))
+                {
+                    optimizer.step();
+                    master.CopyToModel();
+                }
                 var row = new TrainingStep(step, lossValue, learningRate, gradNorm, clock.Elapsed.TotalSeconds);
                 log.Add(row);
                 progress?.Invoke(row);
@@ -93,5 +101,91 @@ public static class TrainingLoop
         using var writer = new StreamWriter(path);
         using var csv = CsvWriter.Create(writer, new CsvWriterOptions { FormatProvider = CultureInfo.InvariantCulture }, leaveOpen: false);
         csv.WriteRecords(log);
+    }
+}
+
+/// <summary>
+/// Mixed-precision training as PyTorch's AMP recipes do it: the model computes in its own dtype, AdamW keeps
+/// and updates float32 copies of the weights (an update of 1e-4 on a bfloat16 weight near 1, whose spacing
+/// is 2⁻⁷, would round away), and the updated copies are written back after every step. float16 also scales
+/// the loss (dynamically, as torch.amp.GradScaler: start at 2¹⁶, halve and skip the step when a gradient
+/// overflows, double after 2000 clean steps) so small gradients do not flush to zero. A float32 model trains
+/// on its own parameters and nothing here changes its results.
+/// </summary>
+public sealed class MasterWeights : IDisposable
+{
+    const double InitialLossScale = 65536, LossScaleGrowthInterval = 2000;
+    readonly Parameter[] modelParameters;
+    readonly bool separate, scaled;
+    double lossScale;
+    int cleanSteps;
+
+    public MasterWeights(Parameter[] parameters)
+    {
+        modelParameters = parameters;
+        separate = parameters.Any(p => p.dtype != ScalarType.Float32);
+        scaled = parameters.Any(p => p.dtype == ScalarType.Float16);
+        lossScale = scaled ? InitialLossScale : 1;
+        using var noGrad = no_grad();
+        Parameters = separate ? parameters.Select(p => new Parameter(p.detach().to(ScalarType.Float32).clone())).ToArray() : parameters;
+    }
+
+    /// <summary>What the optimizer updates: float32 copies, or the model's own parameters when they are float32.</summary>
+    public Parameter[] Parameters { get; }
+
+    /// <summary>The loss scale float16 training uses now (1 otherwise).</summary>
+    public double LossScale => lossScale;
+
+    /// <summary>Back-propagates the loss and leaves the unscaled float32 gradients on <see cref="Parameters"/>.</summary>
+    public void Backward(Tensor loss)
+    {
+        if (!separate)
+        {
+            loss.backward();
+            return;
+        }
+        using (var scale = lossScale.ToScalar()) loss.mul(scale).backward();
+        using var inverse = (1 / lossScale).ToScalar();
+        for (int i = 0; i < modelParameters.Length; i++)
+        {
+            using var gradient = modelParameters[i].grad;
+            if (gradient is null) continue;
+            Parameters[i].grad = gradient.to(ScalarType.Float32).mul_(inverse);
+        }
+    }
+
+    /// <summary>
+    /// Whether the optimizer may step on these gradients: always in float32 and bfloat16; in float16 only
+    /// when none overflowed, adjusting the loss scale either way.
+    /// </summary>
+    public bool AcceptStep(double gradNorm)
+    {
+        if (!scaled) return true;
+        if (!double.IsFinite(gradNorm))
+        {
+            lossScale /= 2;
+            cleanSteps = 0;
+            return false;
+        }
+        if (++cleanSteps == LossScaleGrowthInterval)
+        {
+            lossScale *= 2;
+            cleanSteps = 0;
+        }
+        return true;
+    }
+
+    /// <summary>Writes the updated float32 weights back into the model's dtype.</summary>
+    public void CopyToModel()
+    {
+        if (!separate) return;
+        using var noGrad = no_grad();
+        for (int i = 0; i < modelParameters.Length; i++) modelParameters[i].copy_(Parameters[i]);
+    }
+
+    public void Dispose()
+    {
+        if (!separate) return;
+        foreach (var parameter in Parameters) parameter.Dispose();
     }
 }
