@@ -77,11 +77,8 @@ public static class TrainingLoop
                     throw new InvalidOperationException($"training diverged at step {step}: loss {lossValue}; lower the learning rate");
                 master.Backward(loss);
                 double gradNorm = TorchSharp.torch.nn.utils.clip_grad_norm_(master.Parameters, options.MaxGradNorm);
-                if (master.AcceptStep(gradNorm))
-                {
-                    optimizer.step();
-                    master.CopyToModel();
-                }
+                optimizer.step();
+                master.CopyToModel();
                 var row = new TrainingStep(step, lossValue, learningRate, gradNorm, clock.Elapsed.TotalSeconds);
                 log.Add(row);
                 progress?.Invoke(row);
@@ -107,10 +104,11 @@ public static class TrainingLoop
 /// <summary>
 /// Mixed-precision training as PyTorch's AMP recipes do it: the model computes in its own dtype, AdamW keeps
 /// and updates float32 copies of the weights (an update of 1e-4 on a bfloat16 weight near 1, whose spacing
-/// is 2⁻⁷, would round away), and the updated copies are written back after every step. float16 also scales
-/// the loss (dynamically, as torch.amp.GradScaler: start at 2¹⁶, halve and skip the step when a gradient
-/// overflows, double after 2000 clean steps) so small gradients do not flush to zero. A float32 model trains
-/// on its own parameters and nothing here changes its results.
+/// is 2⁻⁸, would round away), and the updated copies are written back after every step. float16 also scales
+/// the loss so that small gradients do not flush to zero, dynamically as torch.amp.GradScaler (start at 2¹⁶,
+/// halve on overflow, double after 2000 clean steps) except that an overflow does not skip the step: the
+/// graph is kept through the backward pass and the step back-propagates again at half the scale, so float16
+/// training takes the same steps as float32. A float32 model trains on its own parameters, unchanged.
 /// </summary>
 public sealed class MasterWeights : IDisposable
 {
@@ -144,35 +142,40 @@ public sealed class MasterWeights : IDisposable
             loss.backward();
             return;
         }
-        using (var scale = lossScale.ToScalar()) loss.mul(scale).backward();
-        using var inverse = (1 / lossScale).ToScalar();
-        for (int i = 0; i < modelParameters.Length; i++)
+        while (true)
         {
-            using var gradient = modelParameters[i].grad;
-            if (gradient is null) continue;
-            Parameters[i].grad = gradient.to(ScalarType.Float32).mul_(inverse);
+            using (var scale = lossScale.ToScalar()) loss.mul(scale).backward(retain_graph: scaled);
+            using var inverse = (1 / lossScale).ToScalar();
+            for (int i = 0; i < modelParameters.Length; i++)
+            {
+                using var gradient = modelParameters[i].grad;
+                if (gradient is null) continue;
+                Parameters[i].grad = gradient.to(ScalarType.Float32).mul_(inverse);
+                gradient.zero_();
+            }
+            if (!scaled) return;
+            if (GradientsAreFinite())
+            {
+                if (++cleanSteps == LossScaleGrowthInterval) (lossScale, cleanSteps) = (lossScale * 2, 0);
+                return;
+            }
+            if (lossScale <= 1)
+                throw new InvalidOperationException("float16 gradients overflow even with no loss scaling; train with --dtype bfloat16 or float32");
+            (lossScale, cleanSteps) = (lossScale / 2, 0);
         }
     }
 
-    /// <summary>
-    /// Whether the optimizer may step on these gradients: always in float32 and bfloat16; in float16 only
-    /// when none overflowed, adjusting the loss scale either way.
-    /// </summary>
-    public bool AcceptStep(double gradNorm)
+    bool GradientsAreFinite()
     {
-        if (!scaled) return true;
-        if (!double.IsFinite(gradNorm))
+        var gradients = Parameters.Select(p => p.grad).OfType<Tensor>().ToArray();
+        try
         {
-            lossScale /= 2;
-            cleanSteps = 0;
-            return false;
+            return gradients.Length == 0 || stack(gradients.Select(g => g.abs().max()).ToArray()).isfinite().all().item<bool>();
         }
-        if (++cleanSteps == LossScaleGrowthInterval)
+        finally
         {
-            lossScale *= 2;
-            cleanSteps = 0;
+            foreach (var gradient in gradients) gradient.Dispose();
         }
-        return true;
     }
 
     /// <summary>Writes the updated float32 weights back into the model's dtype.</summary>
