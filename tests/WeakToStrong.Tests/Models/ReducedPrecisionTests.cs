@@ -24,14 +24,19 @@ public class ReducedPrecisionTests(TinyWorld world, ITestOutputHelper output) : 
 {
     /// <summary>Σ log p over a sequence (nats), per row of the fixtures' golden inputs.</summary>
     static double LogprobTolerance(string dtype) => dtype == "bfloat16" ? 0.5 : 0.05;
-    /// <summary>A classifier's logits (the reward is a difference of two, or one of them).</summary>
-    static double RewardTolerance(string dtype) => dtype == "bfloat16" ? 0.3 : 0.03;
+    /// <summary>
+    /// A classifier's logits and rewards (a difference of two logits, or one). The tiny random DistilBERT is the
+    /// loosest: an independent PyTorch forward of it in bfloat16 is also 0.1 off float32 on its golden inputs.
+    /// </summary>
+    static double RewardTolerance(string dtype) => dtype == "bfloat16" ? 0.5 : 0.05;
     /// <summary>A greedy token's float32 logit below float32's best logit at that step: only near-ties may flip.</summary>
     static double GreedyTieTolerance(string dtype) => dtype == "bfloat16" ? 0.25 : 0.03;
     /// <summary>The implicit value log π_tuned − log π_untuned of a search's answer of up to 8 tokens (nats).</summary>
     static double ValueTolerance(string dtype) => dtype == "bfloat16" ? 1.5 : 0.15;
     /// <summary>A training step's loss (nats per token or per pair).</summary>
-    static double LossTolerance(string dtype) => dtype == "bfloat16" ? 0.02 : 0.003;
+    static double LossTolerance(string dtype) => dtype == "bfloat16" ? 0.008 : 0.002;
+    /// <summary>|log(perplexity / float32's perplexity)|.</summary>
+    static double PerplexityTolerance(string dtype) => dtype == "bfloat16" ? 1e-3 : 2e-4;
 
     public static TheoryData<string> DTypes => new() { "bfloat16", "float16" };
 
@@ -226,8 +231,16 @@ public class ReducedPrecisionTests(TinyWorld world, ITestOutputHelper output) : 
         double perplexity = LanguageModelTraining.Perplexity(model, tokenizer, Corpus[..2], 32);
         model.to(Options(dtype).DType);
         double reducedPerplexity = LanguageModelTraining.Perplexity(model, tokenizer, Corpus[..2], 32);
-        Report("perplexity (relative)", dtype, Math.Abs(Math.Log(reducedPerplexity / perplexity)), LossTolerance(dtype));
-        Assert.True(Math.Abs(Math.Log(reducedPerplexity / perplexity)) <= LossTolerance(dtype), $"perplexity {perplexity:F3} vs {reducedPerplexity:F3}");
+        Report("perplexity (log ratio)", dtype, Math.Abs(Math.Log(reducedPerplexity / perplexity)), PerplexityTolerance(dtype));
+        Assert.True(Math.Abs(Math.Log(reducedPerplexity / perplexity)) <= PerplexityTolerance(dtype), $"perplexity {perplexity:F3} vs {reducedPerplexity:F3}");
+
+        // The trainers' log-probabilities of reduced-precision logits are taken in float32.
+        using var scope = NewDisposeScope();
+        var batch = PaddedBatch.Build([([1, 2], [3, 4, 5])], CPU);
+        var logits = randn(1, 5, 16, generator: new Generator(3)).to(Options(dtype).DType);
+        var logprobs = batch.TargetLogprobs(logits);
+        Assert.Equal(ScalarType.Float32, logprobs.dtype);
+        Assert.Equal(batch.TargetLogprobs(logits.to(ScalarType.Float32)).item<float>(), logprobs.item<float>());
     }
 
     /// <summary>One weight of 1.0 in the dtype, pulled down by a constant gradient.</summary>
@@ -292,7 +305,7 @@ public class ReducedPrecisionTests(TinyWorld world, ITestOutputHelper output) : 
               - {method: bon, n: 2}
               - {method: cbs, w: 2, k: 2, l: 2}
               - {method: eft, beta: 1.0}
-            generation: {max_new_tokens: 4}
+            generation: {max_new_tokens: 4, temperature: 0}
             """);
         IReadOnlyList<GenerationRecord> Run(string runDtype)
         {
@@ -305,7 +318,8 @@ public class ReducedPrecisionTests(TinyWorld world, ITestOutputHelper output) : 
         var reduced = Run(dtype).ToDictionary(r => r.Key);
         var reference = Float32Runs.GetOrAdd(world.Root, _ => Run("float32"));
         Assert.Equal(reference.Count, reduced.Count);
-        // Where both precisions sampled the same response, its gold reward and implicit value must agree.
+        // Greedy decoding, so most responses are the same in both precisions (a near-tie may flip a token);
+        // where they are, the gold reward and implicit value must agree.
         var same = reference.Where(r => reduced[r.Key].Response == r.Response).ToArray();
         double gold = MaxDeviation(same.Select(r => reduced[r.Key].Gold), same.Select(r => r.Gold));
         double value = MaxDeviation(same.Select(r => reduced[r.Key].ImplicitValue ?? 0), same.Select(r => r.ImplicitValue ?? 0));
