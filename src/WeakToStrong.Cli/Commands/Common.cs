@@ -57,7 +57,9 @@ internal static class Cli
     public static PromptedModel LoadPrompted(string name, string reference, PromptFormat format, ModelOptions options)
     {
         string directory = ModelLocator.Resolve(reference);
-        return new(name, PretrainedModels.LoadCausalLM(directory, options, Warn), HfTokenizer.Load(directory), format.Resolve(directory));
+        var model = PretrainedModels.LoadCausalLM(directory, options, Warn);
+        if (model.DeviceMap.IsSplit) Console.Error.WriteLine($"{name}: {model.DeviceMap}");
+        return new(name, model, HfTokenizer.Load(directory), format.Resolve(directory));
     }
 
     /// <summary>A template flag's value (a format with {raw_prompt}, or chat) with the --system-prompt that goes with it.</summary>

@@ -168,6 +168,14 @@ public sealed class DeviceMap
 
     bool StartsSlot(int layer) => layer == 0 ? layerSlots[0] != 0 : layerSlots[layer] != layerSlots[layer - 1];
 
-    public override string ToString() =>
-        string.Join(", ", Enumerable.Range(0, Devices.Count).Select(d => $"{Devices[d]}: {layerSlots.Count(s => s == d)} layers"));
+    /// <summary>Where everything is, e.g. "cuda:0 embeddings + layers 0–39; cuda:1 layers 40–79 + head".</summary>
+    public override string ToString() => string.Join("; ", Enumerable.Range(0, Devices.Count).Select(slot =>
+    {
+        var layers = Enumerable.Range(0, layerSlots.Length).Where(i => layerSlots[i] == slot).ToArray();
+        var parts = new List<string>();
+        if (slot == 0) parts.Add("embeddings");
+        if (layers.Length > 0) parts.Add(layers.Length == 1 ? $"layer {layers[0]}" : $"layers {layers[0]}–{layers[^1]}");
+        if (slot == Devices.Count - 1) parts.Add("head");
+        return $"{Devices[slot]} {string.Join(" + ", parts)}";
+    }));
 }
