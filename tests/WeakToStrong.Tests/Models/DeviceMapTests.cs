@@ -128,6 +128,22 @@ public class DeviceMapTests(TinyWorld world) : IClassFixture<TinyWorld>
         Assert.Equal(1, mapped.DeviceMap.HiddenStateMoves);
     }
 
+    [Theory]
+    [InlineData("llama-gqa")]
+    [InlineData("gpt2-tied")]
+    public void GradientsFlowBackAcrossTheMapUnchanged(string fixture)
+    {
+        // Training a mapped model (wts train … --device cuda:0,cuda:1): the moves are differentiable, every gradient as on one device.
+        using var single = PretrainedModels.LoadCausalLM(RepositoryPaths.Fixture(fixture), ModelOptions.Cpu);
+        using var mapped = PretrainedModels.LoadCausalLM(RepositoryPaths.Fixture(fixture), CpuSlots(2));
+        using var scope = NewDisposeScope();
+        var ids = tensor(new long[] { 0, 5, 7, 9, 11, 3, 5, 8, 2, 1, 4, 6 }, [2, 6]);
+        foreach (var model in new[] { single, mapped })
+            model.Forward(ids).log_softmax(-1).narrow(1, 0, 5).gather(-1, ids.narrow(1, 1, 5).unsqueeze(-1)).sum().backward();
+        var expected = single.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!);
+        Assert.All(mapped.named_parameters(), p => Assert.True(Identical(expected[p.name], p.parameter.grad!), p.name));
+    }
+
     [Fact]
     public void ChunkLevelBeamSearchOnMappedModelsFindsTheSameHypotheses()
     {
