@@ -9,7 +9,7 @@ namespace WeakToStrong.Cli.Commands;
 /// <summary>Options shared by commands that run a model, and the one place errors become exit codes.</summary>
 internal sealed class RuntimeOptions
 {
-    public readonly Option<string> Device = new("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+    public readonly Option<string> Device = new("--device") { Description = "cpu, cuda, cuda:N, auto (every GPU) or a list such as cuda:0,cuda:1 (decoder layers split across them)", DefaultValueFactory = _ => "cpu" };
     public readonly Option<string?> DType = new("--dtype") { Description = "float32 (default), bfloat16 or float16" };
     public readonly Option<int> Threads = new("--threads") { Description = "CPU threads for TorchSharp (0 = its default)", DefaultValueFactory = _ => 0 };
 
@@ -20,12 +20,14 @@ internal sealed class RuntimeOptions
         command.Options.Add(Threads);
     }
 
-    public ModelOptions Apply(ParseResult result)
+    /// <param name="configDeviceMap">an experiment config's device_map (auto): used unless --device is given</param>
+    public ModelOptions Apply(ParseResult result, string? configDeviceMap = null)
     {
         int threads = result.GetValue(Threads);
         if (threads < 0) throw new InvalidInputException($"--threads must be ≥ 0, got {threads}");
         if (threads > 0) TorchSharp.torch.set_num_threads(threads);
-        return ModelOptions.Parse(result.GetValue(Device)!, result.GetValue(DType));
+        bool deviceGiven = result.GetResult(Device) is { Implicit: false };
+        return ModelOptions.Parse(deviceGiven ? result.GetValue(Device)! : configDeviceMap ?? result.GetValue(Device)!, result.GetValue(DType));
     }
 }
 
@@ -55,7 +57,9 @@ internal static class Cli
     public static PromptedModel LoadPrompted(string name, string reference, PromptFormat format, ModelOptions options)
     {
         string directory = ModelLocator.Resolve(reference);
-        return new(name, PretrainedModels.LoadCausalLM(directory, options, Warn), HfTokenizer.Load(directory), format.Resolve(directory));
+        var model = PretrainedModels.LoadCausalLM(directory, options, Warn);
+        if (model.DeviceMap.IsSplit) Console.Error.WriteLine($"{name}: {model.DeviceMap}");
+        return new(name, model, HfTokenizer.Load(directory), format.Resolve(directory));
     }
 
     /// <summary>A template flag's value (a format with {raw_prompt}, or chat) with the --system-prompt that goes with it.</summary>

@@ -69,7 +69,7 @@ internal static class ExperimentCommands
             {
                 OutputOverride = result.GetValue(output), ShardIndex = index, ShardCount = count, Resume = result.GetValue(resume),
                 Limit = result.GetValue(limit), Quick = result.GetValue(quick), ZooRoot = result.GetValue(zoo) ?? Zoo.DefaultDirectory,
-                Models = runtime.Apply(result),
+                Models = runtime.Apply(result, experiment.DeviceMap),
             };
             options.Validate();
             var clock = Stopwatch.StartNew();

@@ -29,6 +29,9 @@ public sealed record ExperimentConfig
     /// <summary>Where the run writes, relative to the working directory unless absolute.</summary>
     public required string Output { get; init; }
 
+    /// <summary>device_map: auto splits every model's decoder layers across all visible GPUs (unless --device names devices); null: one device.</summary>
+    public string? DeviceMap { get; init; }
+
     /// <summary>The reward models that guide a search (guide: {reward-model: REF}), each once.</summary>
     public IReadOnlyList<string> RewardGuides =>
         Groups.SelectMany(g => g.Methods).Where(m => m.IsSearch && m.Guide.Kind == GuideKind.RewardModel).Select(m => m.Guide.RewardModel!).Distinct().ToArray();

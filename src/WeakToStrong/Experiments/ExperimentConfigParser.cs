@@ -110,6 +110,12 @@ public static partial class ExperimentConfigParser
         else seeds.Add(0);
         int batchPrompts = top.Optional("batch_prompts") is YamlNode batchNode ? (int)(fields.AsInteger(batchNode, "batch_prompts", 1, 1024) ?? 1) : 8;
         string? output = top.Optional("output") is YamlNode outputNode ? fields.AsString(outputNode, "output") : null;
+        string? deviceMap = null;
+        if (top.Optional("device_map") is YamlNode deviceMapNode && fields.AsString(deviceMapNode, "device_map") is string map)
+        {
+            if (map == "auto") deviceMap = map;
+            else fields.Error(deviceMapNode, "device_map", $"expected auto (layers split across every visible GPU; name devices with --device), got \"{map}\"");
+        }
         top.RejectUnknown();
 
         var needsPair = groups.SelectMany(g => g.Methods).FirstOrDefault(m => m.NeedsSmallPair);
@@ -124,6 +130,7 @@ public static partial class ExperimentConfigParser
         {
             Name = name!, Source = source, Task = task!, Dataset = dataset!, Bases = bases, Tuned = tuned, Untuned = untuned, Gold = gold!,
             Groups = groups, Generation = generation!, Seeds = seeds, BatchPrompts = batchPrompts, Output = output ?? Path.Combine("results", name!),
+            DeviceMap = deviceMap,
         };
     }
 

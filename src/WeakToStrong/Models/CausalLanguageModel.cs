@@ -6,9 +6,12 @@ namespace WeakToStrong.Models;
 /// <summary>A decoder-only language model: GPT2LMHeadModel or LlamaForCausalLM (also Mistral, Qwen2).</summary>
 public abstract class CausalLanguageModel : Module
 {
-    protected CausalLanguageModel(string name, ModelConfig config) : base(name) => Config = config;
+    protected CausalLanguageModel(string name, ModelConfig config, DeviceMap deviceMap) : base(name) => (Config, DeviceMap) = (config, deviceMap);
 
     public ModelConfig Config { get; }
+
+    /// <summary>Where each decoder layer lives; inputs go to its first device (that of <see cref="InputEmbeddings"/>) and logits come back there.</summary>
+    public DeviceMap DeviceMap { get; }
 
     public KvCache NewCache(int initialCapacity = 64) => new(Config.NumHiddenLayers, initialCapacity);
 
@@ -25,10 +28,13 @@ public abstract class CausalLanguageModel : Module
         var hidden = Backbone(inputIds, attentionMask, cache);
         if (logitsToKeep > 0 && logitsToKeep < hidden.shape[1])
             hidden = hidden.narrow(1, hidden.shape[1] - logitsToKeep, logitsToKeep);
-        return LmHead(hidden).MoveToOuterDisposeScope();
+        // A tied head multiplies by the embeddings on the first device, so the (smaller) hidden state travels there;
+        // otherwise the head runs on the last device and its logits travel.
+        var logits = Config.TieWordEmbeddings ? LmHead(DeviceMap.ToOutput(hidden)) : DeviceMap.ToOutput(LmHead(hidden));
+        return logits.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Final hidden states [B, T, hidden] (after the last norm).</summary>
+    /// <summary>Final hidden states [B, T, hidden] (after the last norm), on the device map's last device.</summary>
     public abstract Tensor Backbone(Tensor inputIds, Tensor? attentionMask, KvCache? cache);
 
     protected abstract Tensor LmHead(Tensor hidden);
@@ -43,9 +49,12 @@ public abstract class CausalLanguageModel : Module
 /// <summary>A sequence classifier / reward model: logits [B, num_labels] per sequence.</summary>
 public abstract class SequenceClassifier : Module
 {
-    protected SequenceClassifier(string name, ModelConfig config) : base(name) => Config = config;
+    protected SequenceClassifier(string name, ModelConfig config, DeviceMap deviceMap) : base(name) => (Config, DeviceMap) = (config, deviceMap);
 
     public ModelConfig Config { get; }
+
+    /// <summary>Where each layer lives; scores come back to the first device, where the inputs go.</summary>
+    public DeviceMap DeviceMap { get; }
 
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null)
     {

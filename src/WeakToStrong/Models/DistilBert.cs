@@ -152,7 +152,7 @@ public sealed class DistilBertForSequenceClassification : SequenceClassifier
     readonly DistilBertModel distilbert;
     readonly Linear pre_classifier, classifier;
 
-    public DistilBertForSequenceClassification(ModelConfig config, ModelOptions options) : base(nameof(DistilBertForSequenceClassification), config)
+    public DistilBertForSequenceClassification(ModelConfig config, ModelOptions options) : base(nameof(DistilBertForSequenceClassification), config, DeviceMap.Single(options.Device, config.NumHiddenLayers))
     {
         distilbert = new DistilBertModel(config, options);
         pre_classifier = new Linear(config.HiddenSize, config.HiddenSize, true, options);

@@ -84,15 +84,18 @@ public sealed class GPT2Model : Module
     readonly TorchSharp.Modules.ModuleList<GPT2Block> h;
     public readonly LayerNorm ln_f;
     readonly ModelConfig config;
+    readonly DeviceMap deviceMap;
 
-    public GPT2Model(ModelConfig config, ModelOptions options) : base(nameof(GPT2Model))
+    public GPT2Model(ModelConfig config, ModelOptions options, DeviceMap deviceMap) : base(nameof(GPT2Model))
     {
         this.config = config;
-        wte = new Embedding(config.VocabSize, config.HiddenSize, options, tiedToLmHead: config.TieWordEmbeddings);
-        wpe = new Embedding(config.MaxPositionEmbeddings, config.HiddenSize, options);
+        this.deviceMap = deviceMap;
+        var first = options.On(deviceMap.First);
+        wte = new Embedding(config.VocabSize, config.HiddenSize, first, tiedToLmHead: config.TieWordEmbeddings);
+        wpe = new Embedding(config.MaxPositionEmbeddings, config.HiddenSize, first);
         h = new TorchSharp.Modules.ModuleList<GPT2Block>(
-            Enumerable.Range(0, config.NumHiddenLayers).Select(i => new GPT2Block(config, i, options)).ToArray());
-        ln_f = new LayerNorm(config.HiddenSize, config.NormEpsilon, options);
+            Enumerable.Range(0, config.NumHiddenLayers).Select(i => new GPT2Block(config, i, options.On(deviceMap.LayerDevice(i)))).ToArray());
+        ln_f = new LayerNorm(config.HiddenSize, config.NormEpsilon, options.On(deviceMap.Last));
         register_module("wte", wte);
         register_module("wpe", wpe);
         register_module("h", h);
@@ -113,9 +116,13 @@ public sealed class GPT2Model : Module
             throw new InvalidInputException($"sequence of {lastPosition + 1} tokens exceeds n_positions = {config.MaxPositionEmbeddings} of {config.Path}");
         var hidden = wte.forward(inputIds) + wpe.forward(positions);
         var mask = AttentionMasks.Additive(attentionMask, batch, past, steps, null, hidden.dtype, hidden.device, out bool isCausal);
-        foreach (var block in h) hidden = block.forward(hidden, mask, isCausal, cache);
+        for (int i = 0; i < h.Count; i++)
+        {
+            (hidden, mask) = (deviceMap.ToLayer(i, hidden), deviceMap.LayerInput(i, mask));
+            hidden = h[i].forward(hidden, mask, isCausal, cache);
+        }
         cache?.Advance(steps);
-        return ln_f.forward(hidden);
+        return ln_f.forward(deviceMap.ToHead(hidden));
     }
 
     /// <summary>transformers' GPT2PreTrainedModel._init_weights, including the scaled c_proj init.</summary>
@@ -139,13 +146,13 @@ public sealed class GPT2LMHeadModel : CausalLanguageModel
     readonly GPT2Model transformer;
     readonly Linear? lm_head; // null when tied to transformer.wte
 
-    public GPT2LMHeadModel(ModelConfig config, ModelOptions options) : base(nameof(GPT2LMHeadModel), config)
+    public GPT2LMHeadModel(ModelConfig config, ModelOptions options) : base(nameof(GPT2LMHeadModel), config, DeviceMap.For(config, options.DType, options.Devices))
     {
-        transformer = new GPT2Model(config, options);
+        transformer = new GPT2Model(config, options, DeviceMap);
         register_module("transformer", transformer);
         if (!config.TieWordEmbeddings)
         {
-            lm_head = new Linear(config.HiddenSize, config.VocabSize, false, options, projectsOntoVocabulary: true);
+            lm_head = new Linear(config.HiddenSize, config.VocabSize, false, options.On(DeviceMap.Last), projectsOntoVocabulary: true);
             register_module("lm_head", lm_head);
         }
     }
@@ -169,10 +176,10 @@ public sealed class GPT2ForSequenceClassification : SequenceClassifier
     readonly GPT2Model transformer;
     readonly Linear score;
 
-    public GPT2ForSequenceClassification(ModelConfig config, ModelOptions options) : base(nameof(GPT2ForSequenceClassification), config)
+    public GPT2ForSequenceClassification(ModelConfig config, ModelOptions options) : base(nameof(GPT2ForSequenceClassification), config, DeviceMap.For(config, options.DType, options.Devices))
     {
-        transformer = new GPT2Model(config, options);
-        score = new Linear(config.HiddenSize, config.NumLabels, false, options);
+        transformer = new GPT2Model(config, options, DeviceMap);
+        score = new Linear(config.HiddenSize, config.NumLabels, false, options.On(DeviceMap.Last));
         register_module("transformer", transformer);
         register_module("score", score);
     }
@@ -180,9 +187,9 @@ public sealed class GPT2ForSequenceClassification : SequenceClassifier
     protected override Tensor Classify(Tensor inputIds, Tensor? attentionMask)
     {
         var hidden = transformer.forward(inputIds, attentionMask, null);
-        var last = LastTokenIndex(inputIds, attentionMask);
+        var last = LastTokenIndex(inputIds, attentionMask).to(hidden.device);
         var pooled = hidden[arange(hidden.shape[0], device: hidden.device), last];
-        return score.forward(pooled);
+        return DeviceMap.ToOutput(score.forward(pooled));
     }
 
     public override void InitializeWeights(Generator? generator = null)

@@ -154,15 +154,17 @@ public sealed class LlamaModel : Module
     public readonly RmsNorm norm;
     readonly LlamaRotaryEmbedding rotary;
     readonly ModelConfig config;
+    readonly DeviceMap deviceMap;
 
-    public LlamaModel(ModelConfig config, ModelOptions options) : base(nameof(LlamaModel))
+    public LlamaModel(ModelConfig config, ModelOptions options, DeviceMap deviceMap) : base(nameof(LlamaModel))
     {
         this.config = config;
-        embed_tokens = new Embedding(config.VocabSize, config.HiddenSize, options, tiedToLmHead: config.TieWordEmbeddings);
+        this.deviceMap = deviceMap;
+        embed_tokens = new Embedding(config.VocabSize, config.HiddenSize, options.On(deviceMap.First), tiedToLmHead: config.TieWordEmbeddings);
         layers = new TorchSharp.Modules.ModuleList<LlamaDecoderLayer>(
-            Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, i, options)).ToArray());
-        norm = new RmsNorm(config.HiddenSize, config.NormEpsilon, options);
-        rotary = new LlamaRotaryEmbedding(config, options.Device);
+            Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, i, options.On(deviceMap.LayerDevice(i)))).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.NormEpsilon, options.On(deviceMap.Last));
+        rotary = new LlamaRotaryEmbedding(config, deviceMap.First);
         register_module("embed_tokens", embed_tokens);
         register_module("layers", layers);
         register_module("norm", norm);
@@ -179,9 +181,14 @@ public sealed class LlamaModel : Module
         var hidden = embed_tokens.forward(inputIds);
         var (cos, sin) = rotary.Forward(positions, hidden.dtype);
         var mask = AttentionMasks.Additive(attentionMask, batch, past, steps, config.SlidingWindow, hidden.dtype, hidden.device, out bool isCausal);
-        foreach (var layer in layers) hidden = layer.forward(hidden, cos, sin, mask, isCausal, cache);
+        for (int i = 0; i < layers.Count; i++)
+        {
+            (hidden, mask) = (deviceMap.ToLayer(i, hidden), deviceMap.LayerInput(i, mask));
+            (cos, sin) = (deviceMap.LayerInput(i, cos)!, deviceMap.LayerInput(i, sin)!);
+            hidden = layers[i].forward(hidden, cos, sin, mask, isCausal, cache);
+        }
         cache?.Advance(steps);
-        return norm.forward(hidden);
+        return norm.forward(deviceMap.ToHead(hidden));
     }
 
     /// <summary>transformers' LlamaPreTrainedModel._init_weights.</summary>
@@ -202,13 +209,13 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
     readonly LlamaModel model;
     readonly Linear? lm_head; // null when tie_word_embeddings
 
-    public LlamaForCausalLM(ModelConfig config, ModelOptions options) : base(nameof(LlamaForCausalLM), config)
+    public LlamaForCausalLM(ModelConfig config, ModelOptions options) : base(nameof(LlamaForCausalLM), config, DeviceMap.For(config, options.DType, options.Devices))
     {
-        model = new LlamaModel(config, options);
+        model = new LlamaModel(config, options, DeviceMap);
         register_module("model", model);
         if (!config.TieWordEmbeddings)
         {
-            lm_head = new Linear(config.HiddenSize, config.VocabSize, false, options, projectsOntoVocabulary: true);
+            lm_head = new Linear(config.HiddenSize, config.VocabSize, false, options.On(DeviceMap.Last), projectsOntoVocabulary: true);
             register_module("lm_head", lm_head);
         }
     }
@@ -232,10 +239,10 @@ public sealed class LlamaForSequenceClassification : SequenceClassifier
     readonly LlamaModel model;
     readonly Linear score;
 
-    public LlamaForSequenceClassification(ModelConfig config, ModelOptions options) : base(nameof(LlamaForSequenceClassification), config)
+    public LlamaForSequenceClassification(ModelConfig config, ModelOptions options) : base(nameof(LlamaForSequenceClassification), config, DeviceMap.For(config, options.DType, options.Devices))
     {
-        model = new LlamaModel(config, options);
-        score = new Linear(config.HiddenSize, config.NumLabels, false, options);
+        model = new LlamaModel(config, options, DeviceMap);
+        score = new Linear(config.HiddenSize, config.NumLabels, false, options.On(DeviceMap.Last));
         register_module("model", model);
         register_module("score", score);
     }
@@ -243,8 +250,8 @@ public sealed class LlamaForSequenceClassification : SequenceClassifier
     protected override Tensor Classify(Tensor inputIds, Tensor? attentionMask)
     {
         var hidden = model.forward(inputIds, attentionMask, null);
-        var last = LastTokenIndex(inputIds, attentionMask);
-        return score.forward(hidden[arange(hidden.shape[0], device: hidden.device), last]);
+        var last = LastTokenIndex(inputIds, attentionMask).to(hidden.device);
+        return DeviceMap.ToOutput(score.forward(hidden[arange(hidden.shape[0], device: hidden.device), last]));
     }
 
     public override void InitializeWeights(Generator? generator = null)

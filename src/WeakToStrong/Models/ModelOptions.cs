@@ -8,20 +8,55 @@ public sealed record ModelOptions(Device Device, ScalarType DType)
 {
     public static ModelOptions Cpu { get; } = new(CPU, ScalarType.Float32);
 
-    /// <summary>Parses the CLI's <c>--device cpu|cuda[:n]</c> and <c>--dtype float32|bfloat16|float16</c>.</summary>
+    /// <summary>
+    /// The devices a model's decoder layers are split across (<see cref="DeviceMap"/>); <see cref="Device"/> is the first,
+    /// where inputs go and outputs come back. One device (the default) means no split.
+    /// </summary>
+    public IReadOnlyList<Device> Devices { get; init; } = [Device];
+
+    /// <summary>The same precision on one device: the options of one part of a split model.</summary>
+    public ModelOptions On(Device device) => new(device, DType);
+
+    /// <summary>
+    /// Parses the CLI's <c>--device cpu|cuda[:n]|auto</c> or a comma-separated list of devices (a layer-wise device map,
+    /// e.g. <c>cuda:0,cuda:1</c>), and <c>--dtype float32|bfloat16|float16</c>. <c>auto</c> means every visible CUDA
+    /// device, or the CPU where there is none.
+    /// </summary>
     public static ModelOptions Parse(string device, string? dtype)
     {
-        Device parsedDevice;
-        if (device == "cpu") parsedDevice = CPU;
-        else if (device == "cuda" || (device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device[5..], out _)))
+        var devices = ParseDevices(device, "--device");
+        return new ModelOptions(devices[0], ParseDType(dtype)) { Devices = devices };
+    }
+
+    /// <summary>A device, a comma-separated list of devices, or <c>auto</c>; <paramref name="what"/> names the flag or key in errors.</summary>
+    public static IReadOnlyList<Device> ParseDevices(string device, string what)
+    {
+        if (device == "auto")
+        {
+            int count = cuda.is_available() ? cuda.device_count() : 0;
+            return count == 0 ? [CPU] : Enumerable.Range(0, count).Select(i => torch.device(DeviceType.CUDA, i)).ToArray();
+        }
+        var parts = device.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Any(p => p.Length == 0))
+            throw new InvalidInputException($"{what}: expected cpu, cuda, cuda:N, auto or a comma-separated list such as cuda:0,cuda:1, got \"{device}\"");
+        return parts.Select(p => ParseDevice(p, device, what)).ToArray();
+    }
+
+    static Device ParseDevice(string device, string whole, string what)
+    {
+        if (device == "cpu") return CPU;
+        if (device == "cuda" || (device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device[5..], out _)))
         {
             if (!cuda.is_available())
-                throw new InvalidInputException($"--device {device}: CUDA is not available (build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU)");
-            parsedDevice = torch.device(device);
+                throw new InvalidInputException($"{what} {whole}: CUDA is not available (build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU)");
+            return torch.device(device);
         }
-        else throw new InvalidInputException($"--device: expected cpu, cuda or cuda:N, got \"{device}\"");
+        throw new InvalidInputException($"{what}: expected cpu, cuda, cuda:N, auto or a comma-separated list such as cuda:0,cuda:1, got \"{whole}\"");
+    }
 
-        ScalarType parsedType = dtype switch
+    static ScalarType ParseDType(string? dtype)
+    {
+        return dtype switch
         {
             null => ScalarType.Float32, // CPU and GPU alike default to exact fp32; ask for bf16 explicitly
             "float32" or "fp32" => ScalarType.Float32,
@@ -29,6 +64,5 @@ public sealed record ModelOptions(Device Device, ScalarType DType)
             "float16" or "fp16" => ScalarType.Float16,
             _ => throw new InvalidInputException($"--dtype: expected float32, bfloat16 or float16, got \"{dtype}\""),
         };
-        return new ModelOptions(parsedDevice, parsedType);
     }
 }

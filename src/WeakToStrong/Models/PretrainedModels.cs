@@ -192,7 +192,7 @@ public static class PretrainedModels
                     throw new InvalidInputException(
                         $"{directory}: tensor \"{stored}\" has shape [{string.Join(", ", entry.Shape)}], expected [{string.Join(", ", parameter.shape)}] from config.json");
                 using var scope = NewDisposeScope();
-                parameter.copy_(checkpoint.ReadTensor(stored, options.DType, options.Device));
+                parameter.copy_(checkpoint.ReadTensor(stored, options.DType, parameter.device)); // each part of a device map on its own device
                 used.Add(stored);
             }
         }

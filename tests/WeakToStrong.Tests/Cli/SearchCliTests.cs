@@ -29,6 +29,24 @@ public class SearchCliTests(TinyWorld world) : IClassFixture<TinyWorld>
     }
 
     [Fact]
+    public void ADeviceListSplitsTheModelsAndChangesNoResult()
+    {
+        string[] search = ["search", "--method", "cbs", .. Models(), "--prompt", "the cat", "--w", "2", "--k", "2", "--l", "3", "--max-new-tokens", "9", "--seed", "4", "--json"];
+        var one = Wts.Run(search);
+        var split = Wts.Run([.. search, "--device", "cpu,cpu"]);
+
+        Assert.True(split.ExitCode == 0, split.Stderr);
+        Assert.Contains("large: cpu embeddings; cpu layers 0–1 + head", split.Stderr); // the embeddings (261 + 256 rows) outweigh a layer
+        static JsonElement WithoutTime(string json)
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(json)!;
+            node["compute"]!.AsObject().Remove("wall_seconds");
+            return JsonDocument.Parse(node.ToJsonString()).RootElement;
+        }
+        Assert.Equal(WithoutTime(one.Stdout).ToString(), WithoutTime(split.Stdout).ToString());
+    }
+
+    [Fact]
     public void EftReportsTheImplicitValueOfItsAnswer()
     {
         var run = Wts.Run(["search", "--method", "eft", .. Models(), "--prompt", "a tale", "--beta", "2", "--max-new-tokens", "6", "--json"]);

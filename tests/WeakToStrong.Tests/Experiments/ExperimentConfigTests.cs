@@ -67,6 +67,15 @@ public class ExperimentConfigTests
     }
 
     [Fact]
+    public void DeviceMapAutoIsTheOnlyDeviceMapAConfigNames()
+    {
+        Assert.Null(Parse(Valid).DeviceMap);
+        Assert.Equal("auto", Parse(Valid + "\ndevice_map: auto").DeviceMap);
+        Assert.Contains("demo.yaml:38:13: device_map: expected auto (layers split across every visible GPU; name devices with --device), got \"cuda:0,cuda:1\"",
+            Error(Valid + "\ndevice_map: cuda:0,cuda:1"));
+    }
+
+    [Fact]
     public void SweepsExpandToTheGridWithKFromTheBudget()
     {
         var config = Parse(Valid);
