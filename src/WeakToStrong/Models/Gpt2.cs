@@ -108,7 +108,10 @@ public sealed class GPT2Model : Module
             ? AttentionMasks.DefaultPositionIds(batch, past, steps, inputIds.device)
             : AttentionMasks.PositionIds(attentionMask, steps);
         // Positions, not cache columns, are bounded: masked-out columns (padding, rolled-back tokens) hold no position.
-        long lastPosition = attentionMask is null ? past + steps - 1 : positions.max().item<long>();
+        // A position never exceeds its column, so the device is read only when the columns alone exceed the bound.
+        long lastPosition = past + steps - 1;
+        if (attentionMask is not null && lastPosition >= config.MaxPositionEmbeddings)
+            lastPosition = HostSync.Item<long>(positions.max(), HostRead.Other);
         if (lastPosition >= config.MaxPositionEmbeddings)
             throw new InvalidInputException($"sequence of {lastPosition + 1} tokens exceeds n_positions = {config.MaxPositionEmbeddings} of {config.Path}");
         var hidden = wte.forward(inputIds) + wpe.forward(positions);
