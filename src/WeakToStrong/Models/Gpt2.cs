@@ -131,8 +131,8 @@ public sealed class GPT2Model : Module
             if (name.EndsWith("bias", StringComparison.Ordinal)) parameter.zero_();
             else if (name.Contains("ln_", StringComparison.Ordinal)) parameter.fill_(1.0);
             else if (name.EndsWith("c_proj.weight", StringComparison.Ordinal))
-                parameter.normal_(0, std / Math.Sqrt(2.0 * config.NumHiddenLayers), generator);
-            else parameter.normal_(0, std, generator);
+                HostRandom.Normal(parameter, 0, std / Math.Sqrt(2.0 * config.NumHiddenLayers), generator);
+            else HostRandom.Normal(parameter, 0, std, generator);
         }
     }
 }
@@ -163,7 +163,7 @@ public sealed class GPT2LMHeadModel : CausalLanguageModel
     public override void InitializeWeights(Generator? generator = null)
     {
         transformer.InitializeWeights(generator);
-        if (lm_head is not null) { using var noGrad = no_grad(); lm_head.weight.normal_(0, Config.InitializerRange, generator); }
+        if (lm_head is not null) { using var noGrad = no_grad(); HostRandom.Normal(lm_head.weight, 0, Config.InitializerRange, generator); }
     }
 }
 
@@ -192,6 +192,6 @@ public sealed class GPT2ForSequenceClassification : SequenceClassifier
     {
         transformer.InitializeWeights(generator);
         using var noGrad = no_grad();
-        score.weight.normal_(0, Config.InitializerRange, generator);
+        HostRandom.Normal(score.weight, 0, Config.InitializerRange, generator);
     }
 }
