@@ -41,7 +41,7 @@ internal static class BenchCommand
             PromptedModel Random(string name, ModelConfig config, ulong seed)
             {
                 var model = new GPT2LMHeadModel(config, options);
-                model.InitializeWeights(new TorchSharp.torch.Generator(seed, options.Device));
+                model.InitializeWeights(new TorchSharp.torch.Generator(seed));
                 return new PromptedModel(name, model, vocabulary, PromptTemplate.Raw);
             }
             var largeConfig = ModelConfig.Preset(result.GetValue(large)!);
@@ -95,7 +95,7 @@ internal static class BenchCommand
             {
                 var config = ModelConfig.Preset(preset!);
                 lm = config.Architecture == Architecture.Gpt2 ? new GPT2LMHeadModel(config, options) : new LlamaForCausalLM(config, options);
-                lm.InitializeWeights(new TorchSharp.torch.Generator(0, options.Device));
+                lm.InitializeWeights(new TorchSharp.torch.Generator(0));
             }
             var c = lm.Config;
             Console.WriteLine($"model: {reference ?? "random " + preset} ({c.NumHiddenLayers} layers, {c.HiddenSize} wide, vocab {c.VocabSize}), " +

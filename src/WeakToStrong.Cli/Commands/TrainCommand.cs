@@ -91,7 +91,7 @@ internal static class TrainCommand
                 : ModelConfig.Gpt2(l, h, n, tokenizer.VocabSize, p)) with { BosTokenId = eos, EosTokenIds = [eos] };
             var training = budget.Options(result);
             CausalLanguageModel model = config.Architecture == Architecture.Gpt2 ? new GPT2LMHeadModel(config, options) : new LlamaForCausalLM(config, options);
-            model.InitializeWeights(new TorchSharp.torch.Generator(training.Seed, options.Device));
+            model.InitializeWeights(new TorchSharp.torch.Generator(training.Seed));
             LanguageModelTraining.Pretrain(model, tokenizer, texts, result.GetValue(blockSize), training, s => Budget.Report(s, training.Steps));
             PretrainedModels.Save(model, config, result.GetValue(budget.Out)!, result.GetValue(tokenizerDir));
             return 0;
@@ -165,7 +165,7 @@ internal static class TrainCommand
                 ? TaskDatasets.ReadClassifierExamples(result.GetValue(labelled)!).Select(e => new LabelledText(e.Text, e.Label == SentimentTask.PositiveLabel ? 1 : 0)).ToArray() : null;
             SequenceClassifier model = config.Architecture == Architecture.Gpt2 ? new GPT2ForSequenceClassification(config, options) : new LlamaForSequenceClassification(config, options);
             var training = budget.Options(result, preferences?.Length ?? classified!.Length);
-            model.InitializeWeights(new TorchSharp.torch.Generator(training.Seed, options.Device)); // the score head; the backbone is loaded next
+            model.InitializeWeights(new TorchSharp.torch.Generator(training.Seed)); // the score head; the backbone is loaded next
             PretrainedModels.LoadWeights(model, directory, PretrainedModels.BackbonePrefix(config), options, Cli.Warn, allowMissing: name => name.StartsWith("score.", StringComparison.Ordinal));
             var tokenizer = Cli.LoadTokenizer(reference);
             if (preferences is not null) RewardModelTraining.BradleyTerry(model, tokenizer, preferences, training, s => Budget.Report(s, training.Steps));

@@ -50,8 +50,8 @@ public static class ForwardBenchmark
         var device = model.InputEmbeddings.device;
         using var cache = model.NewCache(promptTokens + newTokens);
         using var outer = NewDisposeScope();
-        var generator = new Generator((ulong)seed, device);
-        var prompt = randint(0, model.Config.VocabSize, [batchSize, promptTokens], generator: generator, device: device);
+        var generator = new Generator((ulong)seed); // CPU: the draw happens on the host (HostRandom)
+        var prompt = HostRandom.Randint(0, model.Config.VocabSize, [batchSize, promptTokens], generator, device);
 
         var clock = Stopwatch.StartNew();
         var next = model.Forward(prompt, null, cache, logitsToKeep: 1).argmax(-1);

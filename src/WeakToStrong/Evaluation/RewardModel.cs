@@ -76,7 +76,7 @@ public sealed class RewardModel : IDisposable
                     mask[row * length + col] = real ? 1 : 0;
                 }
             var ids = tensor(inputIds, [batch.Length, length], device: options.Device);
-            var attention = tensor(mask, [batch.Length, length], device: options.Device);
+            var attention = AttentionMasks.FromHost(mask, batch.Length, length, options.Device);
             var logits = classifier.Forward(ids, attention).to(ScalarType.Float32).cpu();
             int labels = (int)logits.shape[1];
             var flat = logits.data<float>().ToArray();

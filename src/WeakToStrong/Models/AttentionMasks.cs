@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,6 +10,17 @@ public static class AttentionMasks
     // Kept for the process's life: TorchSharp 0.107 can finalize a temporary Scalar while a native op still reads it (README, known issues).
     static readonly Scalar LowestFloat16 = (-65504.0).ToScalar(), LowestBFloat16 = (-3.3895313892515355e38).ToScalar(),
         LowestFloat64 = double.MinValue.ToScalar(), LowestFloat32 = ((double)float.MinValue).ToScalar(), One = 1L.ToScalar();
+
+    // Whether each mask built on the host pads anything, kept with the tensor object so no forward reads the device to find out.
+    static readonly ConditionalWeakTable<Tensor, StrongBox<bool>> HostPadding = new();
+
+    /// <summary>An attention mask [rows, columns] from host values (1 = real, 0 = padding), with its padding known to <see cref="Additive"/>.</summary>
+    public static Tensor FromHost(long[] values, int rows, int columns, Device device)
+    {
+        var mask = tensor(values, [rows, columns], device: device);
+        HostPadding.Add(mask, new StrongBox<bool>(Array.IndexOf(values, 0L) >= 0));
+        return mask;
+    }
 
     /// <summary>
     /// Position ids for the last <paramref name="queryLength"/> columns of a [B, S] attention mask:
@@ -30,13 +42,16 @@ public static class AttentionMasks
     /// 0 where a query may attend, the dtype's lowest value where not (a finite value, so fully padded
     /// rows stay free of NaN). Returns null when the plain causal rule suffices; then
     /// <paramref name="isCausal"/> says whether scaled_dot_product_attention must apply it.
+    /// Whether the mask pads anything is known without reading the device for masks built by <see cref="FromHost"/>;
+    /// any other mask is read once here (a host synchronisation on a GPU).
     /// </summary>
     public static Tensor? Additive(Tensor? attentionMask, long batch, int pastLength, int queryLength,
         int? slidingWindow, ScalarType dtype, Device device, out bool isCausal)
     {
         int keyLength = pastLength + queryLength;
         bool windowBites = slidingWindow is int w && keyLength > w;
-        bool padded = attentionMask is not null && attentionMask.min().item<long>() == 0;
+        bool padded = attentionMask is not null
+            && (HostPadding.TryGetValue(attentionMask, out var known) ? known.Value : HostSync.Item<long>(attentionMask.min(), HostRead.Other) == 0);
         if (!padded && !windowBites)
         {
             // One query attends to everything cached; a fresh prompt needs only the causal rule.

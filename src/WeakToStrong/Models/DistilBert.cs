@@ -175,7 +175,7 @@ public sealed class DistilBertForSequenceClassification : SequenceClassifier
         {
             if (name.EndsWith("bias", StringComparison.Ordinal)) parameter.zero_();
             else if (name.Contains("LayerNorm", StringComparison.Ordinal) || name.Contains("layer_norm", StringComparison.Ordinal)) parameter.fill_(1.0);
-            else parameter.normal_(0, Config.InitializerRange, generator);
+            else HostRandom.Normal(parameter, 0, Config.InitializerRange, generator);
         }
     }
 }

@@ -111,7 +111,10 @@ public sealed class GPT2Model : Module
             ? AttentionMasks.DefaultPositionIds(batch, past, steps, inputIds.device)
             : AttentionMasks.PositionIds(attentionMask, steps);
         // Positions, not cache columns, are bounded: masked-out columns (padding, rolled-back tokens) hold no position.
-        long lastPosition = attentionMask is null ? past + steps - 1 : positions.max().item<long>();
+        // A position never exceeds its column, so the device is read only when the columns alone exceed the bound.
+        long lastPosition = past + steps - 1;
+        if (attentionMask is not null && lastPosition >= config.MaxPositionEmbeddings)
+            lastPosition = HostSync.Item<long>(positions.max(), HostRead.Other);
         if (lastPosition >= config.MaxPositionEmbeddings)
             throw new InvalidInputException($"sequence of {lastPosition + 1} tokens exceeds n_positions = {config.MaxPositionEmbeddings} of {config.Path}");
         var hidden = wte.forward(inputIds) + wpe.forward(positions);
@@ -135,8 +138,8 @@ public sealed class GPT2Model : Module
             if (name.EndsWith("bias", StringComparison.Ordinal)) parameter.zero_();
             else if (name.Contains("ln_", StringComparison.Ordinal)) parameter.fill_(1.0);
             else if (name.EndsWith("c_proj.weight", StringComparison.Ordinal))
-                parameter.normal_(0, std / Math.Sqrt(2.0 * config.NumHiddenLayers), generator);
-            else parameter.normal_(0, std, generator);
+                HostRandom.Normal(parameter, 0, std / Math.Sqrt(2.0 * config.NumHiddenLayers), generator);
+            else HostRandom.Normal(parameter, 0, std, generator);
         }
     }
 }
@@ -167,7 +170,7 @@ public sealed class GPT2LMHeadModel : CausalLanguageModel
     public override void InitializeWeights(Generator? generator = null)
     {
         transformer.InitializeWeights(generator);
-        if (lm_head is not null) { using var noGrad = no_grad(); lm_head.weight.normal_(0, Config.InitializerRange, generator); }
+        if (lm_head is not null) { using var noGrad = no_grad(); HostRandom.Normal(lm_head.weight, 0, Config.InitializerRange, generator); }
     }
 }
 
@@ -196,6 +199,6 @@ public sealed class GPT2ForSequenceClassification : SequenceClassifier
     {
         transformer.InitializeWeights(generator);
         using var noGrad = no_grad();
-        score.weight.normal_(0, Config.InitializerRange, generator);
+        HostRandom.Normal(score.weight, 0, Config.InitializerRange, generator);
     }
 }

@@ -199,7 +199,7 @@ public sealed class LlamaModel : Module
         {
             if (name.EndsWith("bias", StringComparison.Ordinal)) parameter.zero_();
             else if (name.EndsWith("norm.weight", StringComparison.Ordinal)) parameter.fill_(1.0);
-            else parameter.normal_(0, config.InitializerRange, generator);
+            else HostRandom.Normal(parameter, 0, config.InitializerRange, generator);
         }
     }
 }
@@ -230,7 +230,7 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
     public override void InitializeWeights(Generator? generator = null)
     {
         model.InitializeWeights(generator);
-        if (lm_head is not null) { using var noGrad = no_grad(); lm_head.weight.normal_(0, Config.InitializerRange, generator); }
+        if (lm_head is not null) { using var noGrad = no_grad(); HostRandom.Normal(lm_head.weight, 0, Config.InitializerRange, generator); }
     }
 }
 
@@ -258,6 +258,6 @@ public sealed class LlamaForSequenceClassification : SequenceClassifier
     {
         model.InitializeWeights(generator);
         using var noGrad = no_grad();
-        score.weight.normal_(0, Config.InitializerRange, generator);
+        HostRandom.Normal(score.weight, 0, Config.InitializerRange, generator);
     }
 }

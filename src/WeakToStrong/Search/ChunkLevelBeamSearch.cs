@@ -101,7 +101,8 @@ public sealed class ChunkLevelBeamSearch
         var duplicate = new bool[rowCount];   // a copy of a finished state: it must not take a second beam slot
         double[] scores = new double[rowCount];
         int generated = 0;
-        var generators = prompts.Select(p => new Generator(PromptSeeds.For(generation.Seed, p.Index), large.Model.InputEmbeddings.device)).ToArray();
+        // CPU generators on every device: the draws happen on the host (Sampling.Sample), so results do not depend on the device.
+        var generators = prompts.Select(p => new Generator(PromptSeeds.For(generation.Seed, p.Index))).ToArray();
         try
         {
             while (true)
@@ -110,7 +111,7 @@ public sealed class ChunkLevelBeamSearch
                 for (int step = 0; step < chunkLength && generated < generation.MaxNewTokens && responses.Any(r => !r.Finished); step++)
                 {
                     using var scope = NewDisposeScope();
-                    var sampled = SampleEachPrompt(nextLogits, generators, rowsPerPrompt);
+                    var sampled = SampleEachPrompt(nextLogits, generators);
                     var feed = new IReadOnlyList<int>[rowCount];
                     for (int row = 0; row < rowCount; row++)
                     {
@@ -168,20 +169,10 @@ public sealed class ChunkLevelBeamSearch
 
     /// <summary>
     /// One token per row; each prompt's rows draw from that prompt's own generator (and decide top-k ties on
-    /// their own), so nothing about a prompt's draw depends on the other prompts in the batch.
+    /// their own), so nothing about a prompt's draw depends on the other prompts in the batch. One host read for all rows.
     /// </summary>
-    int[] SampleEachPrompt(Tensor logits, Generator[] generators, int rowsPerPrompt)
-    {
-        var vocabulary = logits.narrow(1, 0, large.UsableVocabSize);
-        var tokens = new int[logits.shape[0]];
-        for (int p = 0; p < generators.Length; p++)
-        {
-            var rows = vocabulary.narrow(0, p * rowsPerPrompt, rowsPerPrompt);
-            var ids = Sampling.Sample(rows, generation.Sampling, generators[p]).data<long>().ToArray();
-            for (int i = 0; i < ids.Length; i++) tokens[p * rowsPerPrompt + i] = (int)ids[i];
-        }
-        return tokens;
-    }
+    int[] SampleEachPrompt(Tensor logits, Generator[] generators) =>
+        Sampling.Sample(logits.narrow(1, 0, large.UsableVocabSize), generation.Sampling, generators).Select(id => (int)id).ToArray();
 
     /// <summary>Each prompt's rows by score, best first; ties go to the lower row; duplicates never rank.</summary>
     static IEnumerable<int> RankRows(double[] scores, bool[] duplicate, int prompt, int rowsPerPrompt) =>

@@ -36,7 +36,7 @@ public sealed class EmulatedFineTuning
         var clock = Stopwatch.StartNew();
         int rows = prompts.Count;
         int vocabulary = new[] { large, tuned, untuned }.Min(m => m.UsableVocabSize);
-        var generators = prompts.Select(p => new Generator(PromptSeeds.For(generation.Seed, p.Index), large.Model.InputEmbeddings.device)).ToArray();
+        var generators = prompts.Select(p => new Generator(PromptSeeds.For(generation.Seed, p.Index))).ToArray(); // CPU: draws happen on the host
         var models = new[] { large, tuned, untuned };
         var sequences = new KvSequences[models.Length];
         var logits = new Tensor?[models.Length];
@@ -59,10 +59,11 @@ public sealed class EmulatedFineTuning
                 using var scope = NewDisposeScope();
                 var combined = logits[0]!.narrow(1, 0, vocabulary)
                     + beta * (logits[1]!.narrow(1, 0, vocabulary) - logits[2]!.narrow(1, 0, vocabulary));
+                var tokens = Sampling.Sample(combined, generation.Sampling, generators); // one row per prompt, one host read
                 var feed = new IReadOnlyList<int>[rows];
                 for (int p = 0; p < rows; p++)
                 {
-                    int token = (int)Sampling.Sample(combined.narrow(0, p, 1), generation.Sampling, generators[p]).item<long>();
+                    int token = (int)tokens[p];
                     feed[p] = [];
                     if (responses[p].Finished) continue;
                     responses[p].Append(token, large.Tokenizer, large.EosTokenIds, generation.StopStrings);

@@ -11,7 +11,7 @@ public static class Generation
     {
         if (promptIds.Count == 0) throw new InvalidInputException("the prompt encodes to no tokens; give at least one token");
         var device = model.InputEmbeddings.device;
-        var generator = new Generator((ulong)seed, device);
+        using var generator = new Generator((ulong)seed); // CPU: the draw happens on the host (Sampling.Sample)
         var output = new List<int>();
         using var noGrad = no_grad();
         using var cache = model.NewCache(promptIds.Count + maxNewTokens);
@@ -22,7 +22,7 @@ public static class Generation
             {
                 using var scope = NewDisposeScope();
                 var logits = model.Forward(next, null, cache, logitsToKeep: 1).select(1, 0);
-                int token = (int)Sampling.Sample(logits, sampling, generator).item<long>();
+                int token = (int)Sampling.Sample(logits, sampling, generator)[0];
                 output.Add(token);
                 if (stopIds.Contains(token)) break;
                 next.Dispose();

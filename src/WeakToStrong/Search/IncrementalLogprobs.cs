@@ -91,7 +91,7 @@ public sealed class IncrementalLogprobs : IDisposable
                 }
                 // One fused log-softmax and one gather for all rows (logsumexp is slower in TorchSharp 0.107 on CPU).
                 var nextIds = tensor(next, [rows.Length, width], device: logits.device);
-                var picked = logits.log_softmax(-1).gather(-1, nextIds.unsqueeze(-1)).squeeze(-1).cpu().data<float>().ToArray();
+                var picked = HostSync.ToArray<float>(logits.log_softmax(-1).gather(-1, nextIds.unsqueeze(-1)).squeeze(-1), HostRead.Scoring);
                 for (int r = 0; r < rows.Length; r++)
                 {
                     var row = rows[r];

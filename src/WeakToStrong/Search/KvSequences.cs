@@ -80,7 +80,7 @@ public sealed class KvSequences : IDisposable
         var flat = new long[Rows * columns];
         for (int row = 0; row < Rows; row++)
             for (int c = 0; c < columns; c++) flat[row * columns + c] = mask[row][c] ? 1 : 0;
-        return tensor(flat, [Rows, columns], device: Device);
+        return AttentionMasks.FromHost(flat, Rows, columns, Device);
     }
 
     public void Dispose() => cache.Dispose();

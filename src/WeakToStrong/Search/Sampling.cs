@@ -50,42 +50,86 @@ public static class Sampling
         return scores;
     }
 
-    /// <summary>One token per row of logits [B, V] → ids [B], from the distribution <see cref="Warp"/> defines.</summary>
-    public static Tensor Sample(Tensor logits, SamplingOptions options, Generator generator)
-    {
-        if (options.Temperature == 0) return logits.argmax(-1);
-        var (probabilities, candidateIds) = Distribution(logits, options);
-        return Draw(probabilities, candidateIds, generator);
-    }
+    /// <summary>
+    /// Candidates beyond k that the device-side top-k also returns, so that a tie at the k-th logit (common in
+    /// bfloat16, whose 8-bit mantissa makes neighbouring logits equal) is resolved on the host without a second copy.
+    /// </summary>
+    public const int TieMargin = 64;
+
+    /// <summary>One token per row of logits [B, V] (any device), drawn with <paramref name="generator"/> (a CPU generator).</summary>
+    public static long[] Sample(Tensor logits, SamplingOptions options, Generator generator) => Sample(logits, options, [generator]);
 
     /// <summary>
-    /// The warped next-token distribution of each row of logits [B, V]: probabilities [B, C] over candidate
-    /// ids [B, C]. With top-k on, the candidates are the k most likely tokens (every other token has
-    /// probability 0, so drawing among them is the same distribution and far cheaper than a multinomial over
-    /// the vocabulary); if some row's k-th logit ties the next one (top-k then keeps more than k), or top-k
-    /// is off, the candidates are the whole vocabulary and <paramref name="candidateIds"/> is null.
-    /// Temperature must be positive.
+    /// One token per row of logits [B, V] (any device), from the distribution <see cref="Warp"/> defines. The rows
+    /// form <paramref name="generators"/>.Count equal consecutive groups (a prompt's rows); group g draws with
+    /// generators[g], a CPU generator, and decides top-k ties on its own, so nothing about a group's draw depends on
+    /// the others. The device does one top-k for all rows and the host reads the result once (one synchronisation
+    /// per call); warping and drawing happen on the host, so the random streams never depend on the device.
     /// </summary>
-    static (Tensor Probabilities, Tensor? CandidateIds) Distribution(Tensor logits, SamplingOptions options)
+    public static long[] Sample(Tensor logits, SamplingOptions options, IReadOnlyList<Generator> generators)
     {
-        long vocabulary = logits.shape[^1];
-        if (options.TopK > 0 && options.TopK < vocabulary)
+        long rows = logits.shape[0], vocabulary = logits.shape[^1];
+        if (generators.Count == 0 || rows % generators.Count != 0)
+            throw new ArgumentException($"{rows} rows cannot be split evenly among {generators.Count} generators");
+        int rowsPerGroup = (int)(rows / generators.Count);
+        using var scope = NewDisposeScope();
+        if (options.Temperature == 0) return HostSync.ToArray<long>(logits.argmax(-1), HostRead.Sampling);
+
+        var tokens = new long[rows];
+        if (!(options.TopK > 0 && options.TopK < vocabulary))
         {
-            var (largest, ids) = logits.to(ScalarType.Float32).topk(options.TopK + 1, dim: -1); // descending
-            bool tied = largest.narrow(-1, options.TopK - 1, 1).eq(largest.narrow(-1, options.TopK, 1)).any().item<bool>();
+            var all = HostSync.ToHost(logits.to(ScalarType.Float32), HostRead.Sampling);
+            for (int g = 0; g < generators.Count; g++)
+                DrawInto(tokens, g * rowsPerGroup, Warp(all.narrow(0, g * rowsPerGroup, rowsPerGroup), options).softmax(-1), null, generators[g]);
+            return tokens;
+        }
+
+        // Values and ids of the widened top-k in one copy (float64 holds both exactly).
+        int k = options.TopK, width = (int)Math.Min(vocabulary, k + TieMargin);
+        var (largest, ids) = logits.to(ScalarType.Float32).topk(width, dim: -1); // descending
+        var host = HostSync.ToHost(cat([largest.to(ScalarType.Float64), ids.to(ScalarType.Float64)], 1), HostRead.Sampling);
+        var hostLargest = host.narrow(1, 0, width).to(ScalarType.Float32);
+        var hostIds = host.narrow(1, width, width).to(ScalarType.Int64);
+        var values = HostSync.Values<float>(hostLargest);
+        Tensor? fullRows = null;
+        for (int g = 0; g < generators.Count; g++)
+        {
+            int first = g * rowsPerGroup;
+            var groupLargest = hostLargest.narrow(0, first, rowsPerGroup);
+            bool tied = Enumerable.Range(first, rowsPerGroup).Any(row => values[row * width + k - 1] == values[row * width + k]);
             if (!tied)
             {
-                var candidates = largest.narrow(-1, 0, options.TopK);
-                return (Warp(candidates, options with { TopK = 0 }).softmax(-1), ids.narrow(-1, 0, options.TopK));
+                // Every other token has probability 0: drawing among the k candidates is the same distribution, far cheaper.
+                var candidates = Warp(groupLargest.narrow(-1, 0, k), options with { TopK = 0 }).softmax(-1);
+                DrawInto(tokens, first, candidates, hostIds.narrow(0, first, rowsPerGroup).narrow(-1, 0, k), generators[g]);
+                continue;
             }
+            // Top-k keeps every token tied with the k-th, so the draw is over the whole vocabulary. Where the window holds
+            // every kept token (its last value, temperature applied, is below the k-th's), the vocabulary row is the window
+            // scattered into −∞: after top-k masking it is exactly the tensor the full row gives.
+            var scaled = Warp(groupLargest, options with { TopK = 0, TopP = 1.0 });
+            bool resolved = width == vocabulary || HostSync.Values<bool>(
+                scaled.narrow(-1, width - 1, 1).lt(scaled.narrow(-1, k - 1, 1))).All(below => below);
+            Tensor vocabularyRows;
+            if (resolved)
+                vocabularyRows = empty(rowsPerGroup, vocabulary, dtype: ScalarType.Float32).fill_(NegativeInfinity)
+                    .scatter(-1, hostIds.narrow(0, first, rowsPerGroup), groupLargest);
+            else
+            {
+                // A tie running past the whole window: rare, and the only case that reads the device twice in a step.
+                fullRows ??= HostSync.ToHost(logits.to(ScalarType.Float32), HostRead.Sampling);
+                vocabularyRows = fullRows.narrow(0, first, rowsPerGroup);
+            }
+            DrawInto(tokens, first, Warp(vocabularyRows, options).softmax(-1), null, generators[g]);
         }
-        return (Warp(logits, options).softmax(-1), null);
+        return tokens;
     }
 
-    /// <summary>One draw per row from <see cref="Distribution"/>'s output → token ids [B].</summary>
-    static Tensor Draw(Tensor probabilities, Tensor? candidateIds, Generator generator)
+    /// <summary>One draw per row of host <paramref name="probabilities"/> [R, C] (ids [R, C], or null for C = vocabulary) into tokens[first..].</summary>
+    static void DrawInto(long[] tokens, int first, Tensor probabilities, Tensor? candidateIds, Generator generator)
     {
         var pick = probabilities.multinomial(1, generator: generator);
-        return (candidateIds is null ? pick : candidateIds.gather(-1, pick)).squeeze(-1);
+        var picked = HostSync.Values<long>(candidateIds is null ? pick : candidateIds.gather(-1, pick));
+        picked.CopyTo(tokens, first);
     }
 }

@@ -1,3 +1,4 @@
+using WeakToStrong.Models;
 using static TorchSharp.torch;
 
 namespace WeakToStrong.Training;
@@ -22,7 +23,7 @@ public sealed record PaddedBatch(Tensor InputIds, Tensor AttentionMask, Tensor T
             for (int i = 0; i < prompt.Count; i++, at++) { ids[at] = prompt[i]; mask[at] = 1; }
             for (int i = 0; i < target.Count; i++, at++) { ids[at] = target[i]; mask[at] = 1; weights[at] = 1; }
         }
-        return new PaddedBatch(tensor(ids, [sequences.Count, length], device: device), tensor(mask, [sequences.Count, length], device: device),
+        return new PaddedBatch(tensor(ids, [sequences.Count, length], device: device), AttentionMasks.FromHost(mask, sequences.Count, length, device),
             tensor(weights, [sequences.Count, length], device: device));
     }
 

@@ -26,11 +26,11 @@ public static class LanguageModelTraining
         if (blockSize > model.Config.MaxPositionEmbeddings) throw new InvalidInputException($"block size {blockSize} exceeds the model's {model.Config.MaxPositionEmbeddings} positions");
         var device = model.InputEmbeddings.device;
         using var corpus = tensor(stream, device: device);
-        using var generator = new Generator(options.Seed, device);
+        using var generator = new Generator(options.Seed); // CPU: seeded draws happen on the host (HostRandom)
         var windowOffsets = arange(blockSize + 1, dtype: ScalarType.Int64, device: device).unsqueeze(0);
         return TrainingLoop.Run(model, options, _ =>
         {
-            var starts = randint(0, stream.Length - blockSize - 1, [options.BatchSize, 1], generator: generator, device: device);
+            var starts = HostRandom.Randint(0, stream.Length - blockSize - 1, [options.BatchSize, 1], generator, device);
             var window = corpus.index_select(0, (starts + windowOffsets).flatten()).view(options.BatchSize, blockSize + 1);
             var logits = model.Forward(window.narrow(1, 0, blockSize)).to(ScalarType.Float32); // losses in float32 at any model dtype
             return F.cross_entropy(logits.reshape(-1, logits.shape[^1]), window.narrow(1, 1, blockSize).reshape(-1));
@@ -43,7 +43,7 @@ public static class LanguageModelTraining
     {
         var encoded = Encode(model, tokenizer, examples.Select(e => (e.Prompt, e.Response)).ToArray());
         var device = model.InputEmbeddings.device;
-        using var generator = new Generator(options.Seed, device);
+        using var generator = new Generator(options.Seed); // CPU: seeded draws happen on the host (HostRandom)
         return TrainingLoop.Run(model, options, _ =>
         {
             var batch = PaddedBatch.Build(SampleRows(encoded, options.BatchSize, generator), device);
@@ -120,7 +120,7 @@ public static class DirectPreferenceOptimization
         var device = policy.InputEmbeddings.device;
         var referenceChosen = ReferenceLogprobs(reference, chosen, device);
         var referenceRejected = ReferenceLogprobs(reference, rejected, device);
-        using var generator = new Generator(options.Seed, device);
+        using var generator = new Generator(options.Seed); // CPU: seeded draws happen on the host (HostRandom)
         return TrainingLoop.Run(policy, options, _ =>
         {
             var rows = LanguageModelTraining.SampleRows(Enumerable.Range(0, pairs.Count).ToArray(), options.BatchSize, generator);
@@ -158,7 +158,7 @@ public static class RewardModelTraining
         var chosen = pairs.Select(p => Tokenize(model, tokenizer, p.Prompt + p.Chosen)).ToArray();
         var rejected = pairs.Select(p => Tokenize(model, tokenizer, p.Prompt + p.Rejected)).ToArray();
         var device = model.parameters().First().device;
-        using var generator = new Generator(options.Seed, device);
+        using var generator = new Generator(options.Seed); // CPU: seeded draws happen on the host (HostRandom)
         return TrainingLoop.Run(model, options, _ =>
         {
             var rows = LanguageModelTraining.SampleRows(Enumerable.Range(0, pairs.Count).ToArray(), options.BatchSize, generator);
@@ -177,7 +177,7 @@ public static class RewardModelTraining
                 throw new InvalidInputException($"label {example.Label} is outside 0..{model.Config.NumLabels - 1} of {model.Config.Path}");
         var encoded = examples.Select(e => Tokenize(model, tokenizer, e.Text)).ToArray();
         var device = model.parameters().First().device;
-        using var generator = new Generator(options.Seed, device);
+        using var generator = new Generator(options.Seed); // CPU: seeded draws happen on the host (HostRandom)
         return TrainingLoop.Run(model, options, _ =>
         {
             var rows = LanguageModelTraining.SampleRows(Enumerable.Range(0, examples.Count).ToArray(), options.BatchSize, generator);
