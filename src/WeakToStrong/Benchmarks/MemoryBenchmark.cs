@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 
 namespace WeakToStrong.Benchmarks;
 
-/// <summary>One decode run of <see cref="MemoryBenchmark"/>: what the model and its cache must hold, and what the process held.</summary>
-public sealed record MemoryBenchmarkResult(long WeightBytes, long CacheBytes, long PeakBytes, int Rows, int PromptTokens, int NewTokens,
+/// <summary>One decode run of <see cref="MemoryBenchmark"/>: what the model and its cache must hold, and what the process held
+/// (peaks above the resident memory just before the model was built: once built, and over the whole run).</summary>
+public sealed record MemoryBenchmarkResult(long WeightBytes, long CacheBytes, long BuildPeakBytes, long PeakBytes, int Rows, int PromptTokens, int NewTokens,
     double DecodeSeconds, string PeakSource)
 {
     /// <summary>The floor: every weight and a full cache, nothing else.</summary>
@@ -33,6 +34,7 @@ public static class MemoryBenchmark
         bool peakReset = PeakResidentMemory.TryReset();
         long before = PeakResidentMemory.CurrentBytes();
         var model = buildModel();
+        long built = PeakResidentMemory.PeakBytes() - before;
         using var noGrad = no_grad();
         var config = model.Config;
         long elementBytes = model.InputEmbeddings.element_size();
@@ -54,8 +56,8 @@ public static class MemoryBenchmark
         long peak = PeakResidentMemory.PeakBytes() - before;
         model.Dispose();
         // The first new token comes from the prompt's forward; the timed steps decode the other newTokens − 1.
-        return new MemoryBenchmarkResult(weightBytes, cacheBytes, peak, rows, promptTokens, Math.Max(1, newTokens - 1),
-            decodeSeconds, peakReset ? "VmHWM since the model was built" : "VmHWM of the process (could not reset)");
+        return new MemoryBenchmarkResult(weightBytes, cacheBytes, built, peak, rows, promptTokens, Math.Max(1, newTokens - 1),
+            decodeSeconds, peakReset ? "VmHWM (reset just before the model was built) minus the RSS then" : "VmHWM of the process (could not reset it) minus the RSS before the model was built");
     }
 
     static IReadOnlyList<int>[] Greedy(Tensor logits)
