@@ -113,7 +113,7 @@ public sealed class GPT2Model : Module
             throw new InvalidInputException($"sequence of {lastPosition + 1} tokens exceeds n_positions = {config.MaxPositionEmbeddings} of {config.Path}");
         var hidden = wte.forward(inputIds) + wpe.forward(positions);
         var mask = AttentionMasks.Additive(attentionMask, batch, past, steps, null, hidden.dtype, hidden.device, out bool isCausal);
-        foreach (var block in h) hidden = block.forward(hidden, mask, isCausal, cache);
+        foreach (var block in h) hidden = LayerScope.Run(hidden, input => block.forward(input, mask, isCausal, cache));
         cache?.Advance(steps);
         return ln_f.forward(hidden);
     }
