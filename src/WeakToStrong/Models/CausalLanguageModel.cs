@@ -10,7 +10,8 @@ public abstract class CausalLanguageModel : Module
 
     public ModelConfig Config { get; }
 
-    public KvCache NewCache(int initialCapacity = 64) => new(Config.NumHiddenLayers, initialCapacity);
+    /// <summary>A cache reserved for <paramref name="capacity"/> columns: the prompt and every token to be generated.</summary>
+    public KvCache NewCache(int capacity) => new(Config.NumHiddenLayers, capacity);
 
     /// <summary>
     /// Logits [B, T', V] for new tokens <paramref name="inputIds"/> [B, T].
