@@ -25,7 +25,11 @@ internal sealed class RuntimeOptions
         int threads = result.GetValue(Threads);
         if (threads < 0) throw new InvalidInputException($"--threads must be ≥ 0, got {threads}");
         if (threads > 0) TorchSharp.torch.set_num_threads(threads);
-        return ModelOptions.Parse(result.GetValue(Device)!, result.GetValue(DType));
+        var options = ModelOptions.Parse(result.GetValue(Device)!, result.GetValue(DType));
+        // Tensors on the CPU live in glibc's heap; on a GPU they live in the CUDA caching allocator, and the
+        // host keeps its default malloc (no heap held at its peak for the whole run).
+        if (options.Device.type == TorchSharp.DeviceType.CPU) NativeMemory.ReuseFreedMemory();
+        return options;
     }
 }
 
