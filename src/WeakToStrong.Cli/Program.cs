@@ -1,8 +1,6 @@
 using System.CommandLine;
 using WeakToStrong.Cli.Commands;
 
-WeakToStrong.NativeMemory.ReuseFreedMemory();
-
 var root = new RootCommand("WeakToStrong: weak-to-strong search (Zhou et al., 2024) and its baselines on TorchSharp.")
 {
     LogprobsCommand.Create(),

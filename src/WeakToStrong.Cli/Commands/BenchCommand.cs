@@ -5,10 +5,10 @@ using WeakToStrong.Search;
 
 namespace WeakToStrong.Cli.Commands;
 
-/// <summary>`wts bench …`: speed benchmarks that print tables (never timed tests).</summary>
+/// <summary>`wts bench …`: speed and memory benchmarks that print tables (never timed tests).</summary>
 internal static class BenchCommand
 {
-    public static Command Create() => new("bench", "Benchmarks.") { ForwardCommand(), SearchCommand() };
+    public static Command Create() => new("bench", "Benchmarks.") { ForwardCommand(), SearchCommand(), MemoryCommand() };
 
     static readonly string[] BenchmarkPrompts =
     [
@@ -65,6 +65,56 @@ internal static class BenchCommand
                 $"same best responses: {same}/{rows[0].Outputs.Count}");
             Console.WriteLine($"(2) CBS wall / plain sampling of W·K sequences: {incremental.WallSeconds / sampling.WallSeconds:F2}x (goal ≤ 1.3x)");
             Console.WriteLine($"(3) throughput, {searchPrompts.Length} prompts batched / one at a time: {single.WallSeconds / incremental.WallSeconds:F2}x (goal ≥ 2x)");
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command MemoryCommand()
+    {
+        var layers = new Option<int>("--layers") { DefaultValueFactory = _ => 8 };
+        var hidden = new Option<int>("--hidden") { DefaultValueFactory = _ => 1024 };
+        var heads = new Option<int>("--heads") { Description = "query heads", DefaultValueFactory = _ => 16 };
+        var kvHeads = new Option<int>("--kv-heads") { Description = "key/value heads (grouped-query attention when fewer than --heads)", DefaultValueFactory = _ => 4 };
+        var headDim = new Option<int>("--head-dim") { DefaultValueFactory = _ => 64 };
+        var intermediate = new Option<int>("--intermediate") { DefaultValueFactory = _ => 2816 };
+        var vocab = new Option<int>("--vocab") { DefaultValueFactory = _ => 32000 };
+        var rows = new Option<int>("--rows") { Description = "sequences decoded together", DefaultValueFactory = _ => 16 };
+        var promptTokens = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 16 };
+        var tokens = new Option<int>("--tokens") { Description = "total length decoded to, prompt included", DefaultValueFactory = _ => 2048 };
+        var runtime = new RuntimeOptions();
+        var command = new Command("memory", "Peak memory of a random Llama-shaped model decoding a batch token by token, against weights + KV cache.")
+            { layers, hidden, heads, kvHeads, headDim, intermediate, vocab, rows, promptTokens, tokens };
+        runtime.AddTo(command);
+        command.SetAction(result => Cli.Run(() =>
+        {
+            int layerCount = result.GetValue(layers), width = result.GetValue(hidden), queryHeads = result.GetValue(heads),
+                keyValueHeads = result.GetValue(kvHeads), dim = result.GetValue(headDim), mlp = result.GetValue(intermediate),
+                vocabulary = result.GetValue(vocab), rowCount = result.GetValue(rows), prompt = result.GetValue(promptTokens),
+                total = result.GetValue(tokens);
+            foreach (var (name, value) in new[] { ("--layers", layerCount), ("--hidden", width), ("--heads", queryHeads), ("--kv-heads", keyValueHeads),
+                ("--head-dim", dim), ("--intermediate", mlp), ("--vocab", vocabulary), ("--rows", rowCount), ("--prompt-tokens", prompt) })
+                if (value <= 0) throw new InvalidInputException($"{name} must be positive, got {value}");
+            if (queryHeads % keyValueHeads != 0) throw new InvalidInputException($"--kv-heads ({keyValueHeads}) must divide --heads ({queryHeads})");
+            if (total <= prompt) throw new InvalidInputException($"--tokens ({total}) must exceed --prompt-tokens ({prompt})");
+            var options = runtime.Apply(result);
+            if (options.Device.type != TorchSharp.DeviceType.CPU)
+                throw new InvalidInputException($"--device {options.Device}: the memory benchmark measures resident memory, so it runs on the CPU only");
+            var config = ModelConfig.Llama(layerCount, width, queryHeads, keyValueHeads, mlp, vocabulary, total, headDim: dim);
+            Console.WriteLine($"model: random Llama {layerCount} layers x {width} wide, {queryHeads} query / {keyValueHeads} KV heads of {dim}, " +
+                $"intermediate {mlp}, vocab {vocabulary}; {rowCount} rows decoded to {total} tokens ({prompt} prompt); " +
+                $"{options.DType}, {options.Device.type}, threads {TorchSharp.torch.get_num_threads()}");
+            var run = MemoryBenchmark.Run(() =>
+            {
+                var model = new LlamaForCausalLM(config, options);
+                model.InitializeWeights(new TorchSharp.torch.Generator(0, options.Device));
+                return model;
+            }, rowCount, prompt, total - prompt);
+            static string MiB(long bytes) => $"{bytes / 1048576.0,10:F1}";
+            Console.WriteLine($"{"weights MiB",11}  {"KV cache MiB",12}  {"sum MiB",10}  {"build peak MiB",14}  {"peak MiB",10}  {"peak / sum",10}  {"decode tok/s",12}");
+            Console.WriteLine($"{MiB(run.WeightBytes),11}  {MiB(run.CacheBytes),12}  {MiB(run.NeededBytes),10}  {MiB(run.BuildPeakBytes),14}  {MiB(run.PeakBytes),10}  " +
+                $"{run.PeakRatio,10:F2}  {run.DecodeTokensPerSecond,12:F1}");
+            Console.WriteLine($"peak: {run.PeakSource}; goal peak / (weights + KV cache) ≤ 1.2");
             return 0;
         }));
         return command;

@@ -27,7 +27,11 @@ internal sealed class RuntimeOptions
         if (threads < 0) throw new InvalidInputException($"--threads must be ≥ 0, got {threads}");
         if (threads > 0) TorchSharp.torch.set_num_threads(threads);
         bool deviceGiven = result.GetResult(Device) is { Implicit: false };
-        return ModelOptions.Parse(deviceGiven ? result.GetValue(Device)! : configDeviceMap ?? result.GetValue(Device)!, result.GetValue(DType));
+        var options = ModelOptions.Parse(deviceGiven ? result.GetValue(Device)! : configDeviceMap ?? result.GetValue(Device)!, result.GetValue(DType));
+        // Tensors on the CPU live in glibc's heap; on a GPU they live in the CUDA caching allocator, and the
+        // host keeps its default malloc (no heap held at its peak for the whole run).
+        if (options.Device.type == TorchSharp.DeviceType.CPU) NativeMemory.ReuseFreedMemory();
+        return options;
     }
 }
 

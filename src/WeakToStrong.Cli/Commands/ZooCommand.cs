@@ -21,6 +21,7 @@ internal static class ZooCommand
         command.SetAction(result => Cli.Run(() =>
         {
             if (result.GetValue(threads) is > 0 and int n) TorchSharp.torch.set_num_threads(n);
+            NativeMemory.ReuseFreedMemory(); // the zoo runs on the CPU
             if (result.GetValue(prompts) <= 0) throw new InvalidInputException("--prompts must be positive");
             string root = result.GetValue(directory) ?? Zoo.DefaultDirectory;
             foreach (var name in result.GetValue(task) is string one ? [one] : ZooPlan.Tasks)
@@ -48,6 +49,7 @@ internal static class ZooCommand
         command.SetAction(result => Cli.Run(() =>
         {
             if (result.GetValue(threads) is > 0 and int n) TorchSharp.torch.set_num_threads(n);
+            NativeMemory.ReuseFreedMemory(); // the zoo runs on the CPU
             string root = result.GetValue(directory) ?? Zoo.DefaultDirectory;
             var tasks = result.GetValue(task) is string one ? [one] : ZooPlan.Tasks;
             foreach (var name in tasks) ZooPlan.For(name, result.GetValue(quick)); // validate before any work

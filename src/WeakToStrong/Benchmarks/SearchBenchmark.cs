@@ -51,10 +51,10 @@ public static class SearchBenchmark
         public double Seconds { get; private set; }
         public string Name => inner.Name;
 
-        public IScoringSession Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt)
+        public IScoringSession Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt, int maxNewTokens, int updates)
         {
             var clock = Stopwatch.StartNew();
-            var session = inner.Begin(rawPrompts, rowsPerPrompt);
+            var session = inner.Begin(rawPrompts, rowsPerPrompt, maxNewTokens, updates);
             Seconds += clock.Elapsed.TotalSeconds;
             return new Session(this, session);
         }
@@ -87,7 +87,8 @@ public static class SearchBenchmark
     {
         public string Name => "implicit value, full recomputation";
 
-        public IScoringSession Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt) => new Session(this, rawPrompts, rowsPerPrompt);
+        public IScoringSession Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt, int maxNewTokens, int updates) =>
+            new Session(this, rawPrompts, rowsPerPrompt);
 
         sealed class Session(FullRecomputationScorer scorer, IReadOnlyList<string> rawPrompts, int rowsPerPrompt) : IScoringSession
         {
@@ -111,7 +112,7 @@ public static class SearchBenchmark
                     for (int start = 0; start < rows.Count; start += rowBatch)
                     {
                         var batch = sequences.Skip(start).Take(rowBatch).ToArray();
-                        using var sequencesInCache = new KvSequences(model.Model, batch.Length);
+                        using var sequencesInCache = new KvSequences(model.Model, batch.Length, batch.Max(s => s.Prompt.Length + s.Response.Count));
                         using var scope = NewDisposeScope();
                         using var noGrad = no_grad();
                         var logprobs = sequencesInCache.Feed(batch.Select(s => (IReadOnlyList<int>)[.. s.Prompt, .. s.Response]).ToArray(), lastOnly: false)!

@@ -13,7 +13,8 @@ public abstract class CausalLanguageModel : Module
     /// <summary>Where each decoder layer lives; inputs go to its first device (that of <see cref="InputEmbeddings"/>) and logits come back there.</summary>
     public DeviceMap DeviceMap { get; }
 
-    public KvCache NewCache(int initialCapacity = 64) => new(Config.NumHiddenLayers, initialCapacity);
+    /// <summary>A cache reserved for <paramref name="capacity"/> columns: the prompt and every token to be generated.</summary>
+    public KvCache NewCache(int capacity) => new(Config.NumHiddenLayers, capacity);
 
     /// <summary>
     /// Logits [B, T', V] for new tokens <paramref name="inputIds"/> [B, T].

@@ -120,7 +120,7 @@ public sealed class DistilBertModel : Module
 
         public Tensor forward(Tensor hidden, Tensor? keyMask)
         {
-            foreach (var block in layer) hidden = block.forward(hidden, keyMask);
+            foreach (var block in layer) hidden = LayerScope.Run(hidden, input => block.forward(input, keyMask));
             return hidden;
         }
     }

@@ -122,7 +122,8 @@ public sealed class GPT2Model : Module
         for (int i = 0; i < h.Count; i++)
         {
             (hidden, mask) = (deviceMap.ToLayer(i, hidden), deviceMap.LayerInput(i, mask));
-            hidden = h[i].forward(hidden, mask, isCausal, cache);
+            var (block, layerMask) = (h[i], mask);
+            hidden = LayerScope.Run(hidden, input => block.forward(input, layerMask, isCausal, cache));
         }
         cache?.Advance(steps);
         return ln_f.forward(deviceMap.ToHead(hidden));

@@ -4,8 +4,11 @@ namespace WeakToStrong.Models;
 
 /// <summary>
 /// Keys and values of every layer for a batch of sequences that share one length (left padding keeps
-/// them aligned). Storage is preallocated and grows by doubling, so decoding writes in place; rows can
-/// be gathered by index (beam reordering, duplication) without recomputation.
+/// them aligned). Storage is reserved once, at the most columns the caller will use (prompt + max_new_tokens),
+/// so decoding writes in place; rows can be gathered by index (beam reordering, duplication) without
+/// recomputation. A caller that needs more than it reserved gets exactly what it needs, not a doubling: growth
+/// copies the whole cache and briefly holds both copies, and spare columns would be held (and copied by every
+/// gather) for the rest of the run.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
@@ -13,11 +16,11 @@ public sealed class KvCache : IDisposable
     readonly Tensor?[] values;
     int capacity;
 
-    public KvCache(int numLayers, int initialCapacity = 64)
+    public KvCache(int numLayers, int capacity)
     {
         keys = new Tensor?[numLayers];
         values = new Tensor?[numLayers];
-        capacity = Math.Max(1, initialCapacity);
+        this.capacity = Math.Max(1, capacity);
     }
 
     /// <summary>Tokens already stored (the past length seen by the next forward call).</summary>
@@ -60,7 +63,7 @@ public sealed class KvCache : IDisposable
     {
         var stored = keys[layer];
         if (stored is not null && stored.shape[2] >= needed) return;
-        while (capacity < needed) capacity *= 2;
+        capacity = Math.Max(capacity, needed);
         keys[layer] = Grow(stored, like);
         values[layer] = Grow(values[layer], like);
     }

@@ -137,3 +137,21 @@ public static class Activations
         _ => throw new InvalidInputException($"unsupported activation \"{name}\""),
     };
 }
+
+/// <summary>
+/// Runs a decoder (or encoder) layer in its own dispose scope, as PyTorch frees each layer's intermediates
+/// when the layer returns: only the output hidden state leaves it, and the input hidden state is released
+/// (autograd keeps its own reference when training). Without this, every intermediate of every layer would
+/// live until the whole forward returns.
+/// </summary>
+internal static class LayerScope
+{
+    public static Tensor Run(Tensor hidden, Func<Tensor, Tensor> layer)
+    {
+        Tensor output;
+        using (var scope = NewDisposeScope())
+            output = layer(hidden).MoveToOuterDisposeScope();
+        hidden.Dispose();
+        return output;
+    }
+}

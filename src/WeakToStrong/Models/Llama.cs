@@ -94,14 +94,37 @@ public sealed class LlamaAttention : Module
         query = LlamaRotaryEmbedding.Apply(query, cos, sin);
         key = LlamaRotaryEmbedding.Apply(key, cos, sin);
         if (cache is not null) (key, value) = cache.Update(layerIndex, key, value);
-        if (numKvHeads != numHeads)
-        {
-            // Grouped-query attention: each key/value head serves numHeads / numKvHeads query heads.
-            key = key.repeat_interleave(numHeads / numKvHeads, 1);
-            value = value.repeat_interleave(numHeads / numKvHeads, 1);
-        }
-        var attended = F.scaled_dot_product_attention(query, key, value, mask, 0.0, isCausal);
+        var attended = numKvHeads == numHeads
+            ? F.scaled_dot_product_attention(query, key, value, mask, 0.0, isCausal)
+            : GroupedQueryAttention(query, key, value, mask, isCausal);
         return o_proj.forward(attended.transpose(1, 2).reshape(batch, steps, numHeads * headDim));
+    }
+
+    /// <summary>
+    /// Each key/value head serves groups = numHeads / numKvHeads consecutive query heads. Instead of repeating
+    /// the keys and values over the whole cache (transformers' repeat_kv), the queries of a group become extra
+    /// rows: query [B, H, T, D] is seen as [B, KV, groups·T, D] against keys [B, KV, S, D] as they are, and the
+    /// mask's T rows are tiled once per group. Row g·T + t of key head j is query head j·groups + g at step t,
+    /// so the result is the same attention, laid back out as [B, H, T, D].
+    /// </summary>
+    Tensor GroupedQueryAttention(Tensor query, Tensor key, Tensor value, Tensor? mask, bool isCausal)
+    {
+        long batch = query.shape[0], steps = query.shape[2], keyLength = key.shape[2];
+        int groups = numHeads / numKvHeads;
+        var groupedQuery = query.reshape(batch, numKvHeads, groups * steps, headDim);
+        Tensor? groupedMask = mask;
+        if (mask is not null)
+            groupedMask = mask.unsqueeze(2).expand(-1, -1, groups, -1, -1).reshape(mask.shape[0], mask.shape[1], groups * steps, keyLength);
+        else if (isCausal)
+        {
+            // is_causal (a fresh prompt: S = T) would let row g·T + t see columns up to g·T + t; each group needs
+            // the causal rule of its own steps, as a boolean mask (true = may attend).
+            var queryPositions = arange(steps, dtype: ScalarType.Int64, device: query.device).repeat(groups).unsqueeze(1);
+            var keyPositions = arange(keyLength, dtype: ScalarType.Int64, device: query.device).unsqueeze(0);
+            groupedMask = keyPositions.le(queryPositions);
+        }
+        var attended = F.scaled_dot_product_attention(groupedQuery, key, value, groupedMask, 0.0, is_casual: false);
+        return attended.reshape(batch, numHeads, steps, headDim);
     }
 }
 
@@ -185,7 +208,8 @@ public sealed class LlamaModel : Module
         {
             (hidden, mask) = (deviceMap.ToLayer(i, hidden), deviceMap.LayerInput(i, mask));
             (cos, sin) = (deviceMap.LayerInput(i, cos)!, deviceMap.LayerInput(i, sin)!);
-            hidden = layers[i].forward(hidden, cos, sin, mask, isCausal, cache);
+            var (layer, layerMask, layerCos, layerSin) = (layers[i], mask, cos, sin);
+            hidden = LayerScope.Run(hidden, input => layer.forward(input, layerCos, layerSin, layerMask, isCausal, cache));
         }
         cache?.Advance(steps);
         return norm.forward(deviceMap.ToHead(hidden));

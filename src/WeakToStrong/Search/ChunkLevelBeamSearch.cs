@@ -84,7 +84,8 @@ public sealed class ChunkLevelBeamSearch
         large.CheckLength(longest);
         // Capacity for the longest row up front: selection copies whole cache rows, so spare columns cost time.
         using var sequences = new KvSequences(large.Model, promptCount, longest);
-        using var scoring = scorer?.Begin(prompts.Select(p => p.Text).ToArray(), rowsPerPrompt);
+        using var scoring = scorer?.Begin(prompts.Select(p => p.Text).ToArray(), rowsPerPrompt, generation.MaxNewTokens,
+            updates: (generation.MaxNewTokens + chunkLength - 1) / chunkLength);
 
         // The prompts run once; their cache rows and next-token logits are copied to all W·K rows of each.
         var rowsOfPrompt = Enumerable.Range(0, promptCount).SelectMany(p => Enumerable.Repeat(p, rowsPerPrompt)).ToArray();

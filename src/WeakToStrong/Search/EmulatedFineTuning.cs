@@ -51,7 +51,7 @@ public sealed class EmulatedFineTuning
                 var promptIds = prompts.Select(p => models[m].EncodePrompt(p.Text)).ToArray();
                 models[m].CheckLength(promptIds.Max(ids => ids.Length) + generation.MaxNewTokens);
                 if (m > 0) for (int p = 0; p < rows; p++) smallTokensPerPrompt[p] += promptIds[p].Length;
-                sequences[m] = new KvSequences(models[m].Model, rows, generation.MaxNewTokens + 64);
+                sequences[m] = new KvSequences(models[m].Model, rows, promptIds.Max(ids => ids.Length) + generation.MaxNewTokens);
                 logits[m] = sequences[m].Feed(promptIds, lastOnly: true);
             }
             for (int generated = 1; generated <= generation.MaxNewTokens && responses.Any(r => !r.Finished); generated++)

@@ -23,10 +23,24 @@ public sealed class IncrementalLogprobs : IDisposable
     readonly int rowsPerPrompt;
     Row[] rows;
 
+    /// <summary>
+    /// Cache columns to reserve beyond the longest prompt for responses of up to <paramref name="maxNewTokens"/>
+    /// tokens scored <paramref name="updates"/> times. Columns outrun tokens: every update feeds again the last
+    /// token it kept, rows whose text re-tokenizes differently feed their changed suffix again (the old columns
+    /// are forgotten, not reused), and each update is as wide as its widest row. <see cref="RefedPerUpdate"/>
+    /// columns per update cover that in the usual case; a scoring model whose tokenizer splits the response
+    /// into more tokens than the search's can still exceed it, and then the cache grows to exactly what the
+    /// update needs (one copy), rather than holding spare columns for the rest of the run.
+    /// </summary>
+    public static int ResponseColumns(int maxNewTokens, int updates) => maxNewTokens + updates * RefedPerUpdate;
+
+    const int RefedPerUpdate = 4;
+
     /// <summary>Starts <paramref name="rowsPerPrompt"/> rows per prompt from its token ids; the prompts are run once, then shared.</summary>
-    public IncrementalLogprobs(PromptedModel model, IReadOnlyList<int[]> promptIds, int rowsPerPrompt)
+    /// <param name="responseColumns">cache columns reserved beyond the longest prompt (<see cref="ResponseColumns"/>)</param>
+    public IncrementalLogprobs(PromptedModel model, IReadOnlyList<int[]> promptIds, int rowsPerPrompt, int responseColumns)
     {
-        sequences = new KvSequences(model.Model, promptIds.Count, promptIds.Max(p => p.Length) + 64);
+        sequences = new KvSequences(model.Model, promptIds.Count, promptIds.Max(p => p.Length) + responseColumns);
         sequences.Feed(promptIds.Select(p => (IReadOnlyList<int>)p[..^1]).ToArray(), lastOnly: true)?.Dispose();
         int width = sequences.Columns;
         var promptRows = promptIds.Select(p => new Row

@@ -18,7 +18,8 @@ public sealed class KvSequences : IDisposable
     List<List<bool>> mask;
     bool anyMasked;
 
-    public KvSequences(CausalLanguageModel model, int rows, int expectedColumns = 64)
+    /// <param name="expectedColumns">the cache columns reserved: the most this batch will feed (beyond them it grows, with a copy)</param>
+    public KvSequences(CausalLanguageModel model, int rows, int expectedColumns)
     {
         if (rows <= 0) throw new ArgumentOutOfRangeException(nameof(rows), "at least one row");
         this.model = model;

@@ -66,7 +66,8 @@ public static class ResponseScoring
         var results = new List<(double, double, double)>(rows.Count);
         foreach (var row in rows)
         {
-            using var session = scorer.Begin([row.Prompt], rowsPerPrompt: 1);
+            // The response is text, its length in tokens unknown until tokenized: the caches grow once, to what it needs.
+            using var session = scorer.Begin([row.Prompt], rowsPerPrompt: 1, maxNewTokens: 0, updates: 1);
             var terms = session.ScoreTerms([Response.FromText(row.Response, row.Finished ? FinishReason.Eos : null)]);
             results.Add((terms[0][0] - terms[1][0], terms[0][0], terms[1][0]));
             onRow?.Invoke(results.Count);

@@ -8,7 +8,9 @@ public interface IScorer
     string Name { get; }
 
     /// <summary>Starts scoring <paramref name="rowsPerPrompt"/> rows per prompt; row r belongs to prompt r / rowsPerPrompt.</summary>
-    IScoringSession Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt);
+    /// <param name="maxNewTokens">the longest response that will be scored, in the search's tokens (caches are reserved for it)</param>
+    /// <param name="updates">how many times the rows will be scored (one per chunk)</param>
+    IScoringSession Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt, int maxNewTokens, int updates);
 }
 
 public interface IScoringSession : IDisposable
@@ -57,9 +59,11 @@ public sealed class LogProbScorer : IScorer
     /// <summary>The models scored, in order (for per-model log-likelihoods, <see cref="Session.ScoreTerms"/>).</summary>
     public IReadOnlyList<PromptedModel> Models => terms.Select(t => t.Model).ToArray();
 
-    IScoringSession IScorer.Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt) => Begin(rawPrompts, rowsPerPrompt);
+    IScoringSession IScorer.Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt, int maxNewTokens, int updates) =>
+        Begin(rawPrompts, rowsPerPrompt, maxNewTokens, updates);
 
-    public Session Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt) => new(this, rawPrompts, rowsPerPrompt);
+    public Session Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt, int maxNewTokens, int updates) =>
+        new(this, rawPrompts, rowsPerPrompt, IncrementalLogprobs.ResponseColumns(maxNewTokens, updates));
 
     public sealed class Session : IScoringSession
     {
@@ -69,7 +73,7 @@ public sealed class LogProbScorer : IScorer
         readonly int[][][] promptIds;   // [term][prompt]
         readonly IncrementalLogprobs[] logprobs;
 
-        internal Session(LogProbScorer scorer, IReadOnlyList<string> rawPrompts, int rowsPerPrompt)
+        internal Session(LogProbScorer scorer, IReadOnlyList<string> rawPrompts, int rowsPerPrompt, int responseColumns)
         {
             this.scorer = scorer;
             this.rawPrompts = rawPrompts;
@@ -78,7 +82,7 @@ public sealed class LogProbScorer : IScorer
             logprobs = new IncrementalLogprobs[scorer.terms.Length];
             try
             {
-                for (int i = 0; i < logprobs.Length; i++) logprobs[i] = new IncrementalLogprobs(scorer.terms[i].Model, promptIds[i], rowsPerPrompt);
+                for (int i = 0; i < logprobs.Length; i++) logprobs[i] = new IncrementalLogprobs(scorer.terms[i].Model, promptIds[i], rowsPerPrompt, responseColumns);
             }
             catch
             {
@@ -164,7 +168,8 @@ public sealed class RewardModelScorer(RewardModel rewardModel, string template) 
 {
     public string Name => "reward model";
 
-    public IScoringSession Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt) => new Session(this, rawPrompts, rowsPerPrompt);
+    public IScoringSession Begin(IReadOnlyList<string> rawPrompts, int rowsPerPrompt, int maxNewTokens, int updates) =>
+        new Session(this, rawPrompts, rowsPerPrompt);
 
     string Apply(string rawPrompt, string response) =>
         template.Replace("{raw_prompt}", rawPrompt, StringComparison.Ordinal).Replace("{response}", response, StringComparison.Ordinal);
@@ -203,7 +208,7 @@ public static class Scoring
         var response = new Response();
         foreach (int token in hypothesis.TokenIds) response.Append(token, large.Tokenizer, large.EosTokenIds, stopStrings);
         if (hypothesis.Finish == FinishReason.Length) response.FinishAtLength();
-        using var session = scorer.Begin([rawPrompt], rowsPerPrompt: 1);
+        using var session = scorer.Begin([rawPrompt], rowsPerPrompt: 1, maxNewTokens: hypothesis.TokenIds.Count, updates: 1);
         return session.Score([response])[0];
     }
 }

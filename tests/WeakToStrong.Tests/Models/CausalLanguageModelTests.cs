@@ -23,7 +23,7 @@ public class CausalLanguageModelTests
         var ids = RandomModels.RandomIds(2, 12, 61, seed: 5);
         var full = model.Forward(ids);
 
-        using var cache = model.NewCache(initialCapacity: 2); // forces the cache to grow on the way
+        using var cache = model.NewCache(capacity: 2); // forces the cache to grow on the way
         var pieces = new List<Tensor> { model.Forward(ids.narrow(1, 0, 5), null, cache) };
         pieces.Add(model.Forward(ids.narrow(1, 5, 3), null, cache)); // a chunk, as chunk-level search feeds
         for (int t = 8; t < 12; t++) pieces.Add(model.Forward(ids.narrow(1, t, 1), null, cache));
@@ -52,7 +52,7 @@ public class CausalLanguageModelTests
             $"max diff {(padded[1].narrow(0, 3, 6) - alone1[0]).abs().max().item<float>()}");
 
         // And the same batch decoded incrementally with the mask growing by one column per step.
-        using var cache = model.NewCache();
+        using var cache = model.NewCache(9);
         var first = model.Forward(batch.narrow(1, 0, 7), mask.narrow(1, 0, 7), cache);
         var second = model.Forward(batch.narrow(1, 7, 1), mask.narrow(1, 0, 8), cache);
         var third = model.Forward(batch.narrow(1, 8, 1), mask, cache);
@@ -69,7 +69,7 @@ public class CausalLanguageModelTests
         using var scope = NewDisposeScope();
         var ids = RandomModels.RandomIds(3, 6, 61, seed: 8);
         var next = RandomModels.RandomIds(4, 1, 61, seed: 9);
-        using var cache = model.NewCache();
+        using var cache = model.NewCache(7);
         model.Forward(ids, null, cache);
         var rows = tensor(new long[] { 2, 0, 2, 1 });
         cache.Reorder(rows); // beams 2 and 0 survive, 2 twice, then 1

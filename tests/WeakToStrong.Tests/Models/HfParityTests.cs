@@ -54,7 +54,7 @@ public class HfParityTests
         var golden = ReadGolden(fixture);
         using var model = PretrainedModels.LoadCausalLM(RepositoryPaths.Fixture(fixture), ModelOptions.Cpu);
         int length = (int)golden.InputIds.shape[1], prefill = length / 2;
-        using var cache = model.NewCache();
+        using var cache = model.NewCache(length);
         var pieces = new List<Tensor> { model.Forward(golden.InputIds.narrow(1, 0, prefill), golden.AttentionMask.narrow(1, 0, prefill), cache) };
         for (int t = prefill; t < length; t++)
             pieces.Add(model.Forward(golden.InputIds.narrow(1, t, 1), golden.AttentionMask.narrow(1, 0, t + 1), cache));

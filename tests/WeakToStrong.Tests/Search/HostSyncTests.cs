@@ -188,8 +188,8 @@ public class HostSyncTests(TinyWorld world) : IClassFixture<TinyWorld>
         long before = HostSync.TotalReads;
 
         Assert.True(model.Forward(ids).eq(model.Forward(ids, Ones(10))).all().item<bool>());
-        using var plainCache = model.NewCache();
-        using var maskedCache = model.NewCache();
+        using var plainCache = model.NewCache(10);
+        using var maskedCache = model.NewCache(10);
         model.Forward(ids.narrow(1, 0, 7), null, plainCache);
         model.Forward(ids.narrow(1, 0, 7), Ones(7), maskedCache);
         for (int t = 7; t < 10; t++)

@@ -100,7 +100,7 @@ public class ScoringReferenceTests(ScoringPairs pairs, ITestOutputHelper output)
         for (int i = 0; i < cases.Count; i++)
         {
             var golden = cases[i]!;
-            using var session = scorer.Begin([Text(golden, "prompt")], rowsPerPrompt: 1);
+            using var session = scorer.Begin([Text(golden, "prompt")], rowsPerPrompt: 1, maxNewTokens: 0, updates: 1);
             var response = Response.FromText(Text(golden, "response"), golden["finished"]!.GetValue<bool>() ? FinishReason.Eos : null);
             foreach (var (term, role) in new[] { (0, "tuned"), (1, "untuned") })
             {

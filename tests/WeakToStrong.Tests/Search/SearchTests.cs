@@ -146,7 +146,7 @@ public class SearchTests(TinyWorld world) : IClassFixture<TinyWorld>
         Assert.True(common < prompt.Count, "the fixture's tokenizer should merge \" th\" + \"e\"");
 
         var scorer = new LogProbScorer("tuned", Large, [(small, 1.0)]);
-        using var session = scorer.Begin(["the cat"], rowsPerPrompt: 1);
+        using var session = scorer.Begin(["the cat"], rowsPerPrompt: 1, maxNewTokens: 2, updates: 1);
         double score = session.Score([Response.FromText("e dog", null)])[0];
 
         Assert.Equal(FullLogprob(small, full, common), score, 1e-4);
@@ -158,7 +158,8 @@ public class SearchTests(TinyWorld world) : IClassFixture<TinyWorld>
     {
         var model = world.Load("untuned-b");
         int[][] prompts = [model.EncodePrompt("first prompt"), model.EncodePrompt("second")];
-        using var incremental = new IncrementalLogprobs(model, prompts, rowsPerPrompt: 2);
+        // Reserved for the prompts alone: the cache grows at every update that feeds anything.
+        using var incremental = new IncrementalLogprobs(model, prompts, rowsPerPrompt: 2, responseColumns: 0);
         var random = new Random(3);
         var responses = Enumerable.Range(0, 4).Select(r => new List<int>(prompts[r / 2])).ToArray();
         var scoreFrom = Enumerable.Range(0, 4).Select(r => prompts[r / 2].Length).ToArray();
