@@ -21,14 +21,16 @@ public sealed record ModelOptions(Device Device, ScalarType DType)
         }
         else throw new InvalidInputException($"--device: expected cpu, cuda or cuda:N, got \"{device}\"");
 
-        ScalarType parsedType = dtype switch
-        {
-            null => ScalarType.Float32, // CPU and GPU alike default to exact fp32; ask for bf16 explicitly
-            "float32" or "fp32" => ScalarType.Float32,
-            "bfloat16" or "bf16" => ScalarType.BFloat16,
-            "float16" or "fp16" => ScalarType.Float16,
-            _ => throw new InvalidInputException($"--dtype: expected float32, bfloat16 or float16, got \"{dtype}\""),
-        };
-        return new ModelOptions(parsedDevice, parsedType);
+        return new ModelOptions(parsedDevice, ParseDType(dtype));
     }
+
+    /// <summary>The CLI's <c>--dtype float32|bfloat16|float16</c>.</summary>
+    public static ScalarType ParseDType(string? dtype) => dtype switch
+    {
+        null => ScalarType.Float32, // CPU and GPU alike default to exact fp32; ask for bf16 explicitly
+        "float32" or "fp32" => ScalarType.Float32,
+        "bfloat16" or "bf16" => ScalarType.BFloat16,
+        "float16" or "fp16" => ScalarType.Float16,
+        _ => throw new InvalidInputException($"--dtype: expected float32, bfloat16 or float16, got \"{dtype}\""),
+    };
 }
