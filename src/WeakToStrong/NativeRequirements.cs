@@ -59,7 +59,7 @@ public static partial class NativeRequirements
         var missing = new List<string>();
         if (glibc is not null && glibc < Glibc) missing.Add($"glibc ≥ {Glibc} (this system has {glibc})");
         if (libstdcxxPath is not null && glibcxx is not null && glibcxx < Glibcxx)
-            missing.Add($"libstdc++ with GLIBCXX_{Glibcxx} (GCC 11.3 or later; {libstdcxxPath} has up to GLIBCXX_{glibcxx})");
+            missing.Add($"libstdc++ with GLIBCXX_{Glibcxx} (GCC 12's or later; {libstdcxxPath} has up to GLIBCXX_{glibcxx})");
         return missing;
     }
 

@@ -23,7 +23,7 @@ public class NativeRequirementsTests
         Assert.Empty(NativeRequirements.Missing(new Version(2, 36), new Version(3, 4, 30), "/usr/lib/libstdc++.so.6"));
         var missing = NativeRequirements.Missing(new Version(2, 31), new Version(3, 4, 28), "/usr/lib/libstdc++.so.6");
         Assert.Equal(["glibc ≥ 2.34 (this system has 2.31)",
-            "libstdc++ with GLIBCXX_3.4.30 (GCC 11.3 or later; /usr/lib/libstdc++.so.6 has up to GLIBCXX_3.4.28)"], missing);
+            "libstdc++ with GLIBCXX_3.4.30 (GCC 12's or later; /usr/lib/libstdc++.so.6 has up to GLIBCXX_3.4.28)"], missing);
     }
 
     [Fact]
