@@ -68,10 +68,9 @@ public static partial class NativeRequirements
     {
         for (var inner = e; inner is not null; inner = inner.InnerException)
         {
-            if (inner is DllNotFoundException) return true;
-            if (inner is NotSupportedException or TypeInitializationException
-                && inner.Message.Contains("TorchSharp", StringComparison.Ordinal) && inner.Message.Contains("load", StringComparison.OrdinalIgnoreCase))
-                return true;
+            // The loader's own failure names the library; TorchSharp's (a package not restored, no backend) names its LoadNativeBackend.
+            if (inner is DllNotFoundException && inner.Message.Contains("torch", StringComparison.OrdinalIgnoreCase)) return true;
+            if (inner is NotSupportedException && inner.Message.Contains("LoadNativeBackend", StringComparison.Ordinal)) return true;
         }
         return false;
     }
@@ -85,7 +84,9 @@ public static partial class NativeRequirements
             return $"TorchSharp's native library cannot load here: it needs {string.Join(" and ", missing)}; see README.md, \"GPU nodes\"";
         var innermost = e;
         while (innermost.InnerException is not null) innermost = innermost.InnerException;
-        string reason = string.Join(" ", innermost.Message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+        // The first sentences say why; TorchSharp appends its loader trace, which would not fit one line.
+        string reason = string.Join(" ", innermost.Message.Split("Trace from LoadNativeBackend")[0]
+            .Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
         return $"TorchSharp's native library failed to load ({reason}); glibc and libstdc++ meet its needs (glibc ≥ {Glibc}, GLIBCXX_{Glibcxx}); " +
             "check that the build's TorchSharp package matches the device (README.md, \"GPU nodes\")";
     }

@@ -43,6 +43,13 @@ public class NativeRequirementsTests
         var failure = new TypeInitializationException("TorchSharp.torch", new DllNotFoundException("Unable to load shared library 'LibTorchSharp'\nor one of its dependencies"));
         Assert.True(NativeRequirements.IsLoadFailure(failure));
         Assert.False(NativeRequirements.IsLoadFailure(new InvalidOperationException("something else")));
+        // Another native library failing (the plots' SkiaSharp) is not TorchSharp's.
+        Assert.False(NativeRequirements.IsLoadFailure(new DllNotFoundException("Unable to load shared library 'libSkiaSharp'")));
+        var notRestored = new TypeInitializationException("TorchSharp.torch", new NotSupportedException(
+            "The libtorch-cuda-12.8-linux-x64 package version 2.10.0 is not restored on this system.\nTrace from LoadNativeBackend:\nTorchSharp: LoadNativeBackend: Initialising native backend"));
+        Assert.True(NativeRequirements.IsLoadFailure(notRestored));
+        Assert.EndsWith("(The libtorch-cuda-12.8-linux-x64 package version 2.10.0 is not restored on this system.); glibc and libstdc++ meet its needs " +
+            "(glibc ≥ 2.34, GLIBCXX_3.4.30); check that the build's TorchSharp package matches the device (README.md, \"GPU nodes\")", NativeRequirements.Explain(notRestored));
         string line = NativeRequirements.Explain(failure);
         Assert.DoesNotContain("\n", line);
         Assert.Contains("Unable to load shared library 'LibTorchSharp' or one of its dependencies", line);
