@@ -4,8 +4,8 @@ using System.Text;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
-// Sets VER_FLG_WEAK on the GLIBCXX_3.4.32 version need of libstdc++.so.6 in an ELF64 shared library,
-// when this machine's libstdc++ does not provide that version. See TorchSharpGlibcxxFix.targets.
+// Sets VER_FLG_WEAK on the GLIBCXX_3.4.32 version need of libstdc++.so.6 in an ELF64 shared library, whatever the
+// building machine's libstdc++: the output may run elsewhere. See TorchSharpGlibcxxFix.targets.
 public class MarkGlibcxxVersionNeedWeak : Task
 {
     const string NeededVersion = "GLIBCXX_3.4.32";
@@ -17,7 +17,6 @@ public class MarkGlibcxxVersionNeedWeak : Task
 
     public override bool Execute()
     {
-        if (SystemLibstdcxxHasVersion()) return true;
         foreach (var item in Libraries)
         {
             string path = item.GetMetadata("FullPath");
@@ -25,7 +24,7 @@ public class MarkGlibcxxVersionNeedWeak : Task
             {
                 if (Patch(path))
                     Log.LogMessage(MessageImportance.High,
-                        $"wts: marked {NeededVersion} weak in {path} (this machine's libstdc++ lacks it)");
+                        $"wts: marked {NeededVersion} weak in {path} (so it loads where libstdc++ lacks it)");
             }
             catch (Exception e)
             {
@@ -33,35 +32,6 @@ public class MarkGlibcxxVersionNeedWeak : Task
             }
         }
         return !Log.HasLoggedErrors;
-    }
-
-    static bool SystemLibstdcxxHasVersion()
-    {
-        var candidates = new System.Collections.Generic.List<string>();
-        foreach (var dir in (Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") ?? "").Split(':'))
-            if (dir.Length > 0) candidates.Add(Path.Combine(dir, NeededFile));
-        candidates.AddRange(new[] {
-            "/usr/lib/x86_64-linux-gnu/" + NeededFile, "/lib/x86_64-linux-gnu/" + NeededFile,
-            "/usr/lib64/" + NeededFile, "/lib64/" + NeededFile, "/usr/lib/" + NeededFile });
-        byte[] needle = Encoding.ASCII.GetBytes(NeededVersion + "\0");
-        foreach (var candidate in candidates)
-        {
-            if (!File.Exists(candidate)) continue;
-            // The first libstdc++ the loader would find decides.
-            return IndexOf(File.ReadAllBytes(candidate), needle) >= 0;
-        }
-        return true; // no libstdc++ found where we know to look: leave the library alone
-    }
-
-    static int IndexOf(byte[] haystack, byte[] needle)
-    {
-        for (int i = 0; i <= haystack.Length - needle.Length; i++)
-        {
-            int j = 0;
-            while (j < needle.Length && haystack[i + j] == needle[j]) j++;
-            if (j == needle.Length) return i;
-        }
-        return -1;
     }
 
     /// <summary>Returns true when the file was changed; false when already weak or not needed.</summary>

@@ -13,6 +13,7 @@ var root = new RootCommand("WeakToStrong: weak-to-strong search (Zhou et al., 20
     TrainCommand.Create(),
     BenchCommand.Create(),
     DataCommand.Create(),
+    DoctorCommand.Create(),
 };
 foreach (var command in ExperimentCommands.Create()) root.Subcommands.Add(command);
 try

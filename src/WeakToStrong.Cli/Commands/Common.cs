@@ -51,6 +51,12 @@ internal static class Cli
             Console.Error.WriteLine($"wts: error: {e.Message}");
             return 2;
         }
+        catch (Exception e) when (NativeRequirements.IsLoadFailure(e))
+        {
+            // A system too old for TorchSharp's native library: say which requirement it misses, not a stack trace.
+            Console.Error.WriteLine($"wts: error: {NativeRequirements.Explain(e)}");
+            return 3;
+        }
     }
 
     public static void Warn(string message) => Console.Error.WriteLine($"wts: warning: {message}");

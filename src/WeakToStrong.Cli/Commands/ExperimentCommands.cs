@@ -4,6 +4,7 @@ using Spectre.Console;
 using Spectre.Console.Rendering;
 using WeakToStrong.Evaluation;
 using WeakToStrong.Experiments;
+using WeakToStrong.Models;
 using WeakToStrong.Reporting;
 using WeakToStrong.World;
 
@@ -16,6 +17,9 @@ internal static class ExperimentCommands
 
     public static IEnumerable<Command> Create() => [Validate(), Run(), Merge(), Evaluate(), Plot(), Report()];
 
+    static Option<double?> DeviceMemoryOption() => new("--device-memory")
+        { Description = "GiB of memory per device, when the queried figure is missing or wrong (default: MemAvailable for cpu, nvidia-smi for cuda)" };
+
     static Option<string?> ZooDirectory() => new("--zoo") { Description = "zoo directory for zoo:NAME models (default $WTS_ZOO_DIR or ~/.cache/weak-to-strong/zoo)" };
 
     static Command Validate()
@@ -24,7 +28,11 @@ internal static class ExperimentCommands
         var quick = new Option<bool>("--quick") { Description = "look for zoo models in the quick zoo" };
         var requireModels = new Option<bool>("--require-models") { Description = "fail when a model is not available here (default: report it)" };
         var zoo = ZooDirectory();
-        var command = new Command("validate", "Check experiment configs: schema, values, and the models they name where available.") { configs, quick, requireModels, zoo };
+        var device = new Option<string>("--device") { Description = "the device(s) the run will use, for the memory estimate: cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+        var dtype = new Option<string?>("--dtype") { Description = "the run's dtype, for the memory estimate: float32 (default), bfloat16 or float16" };
+        var deviceMemory = DeviceMemoryOption();
+        var command = new Command("validate", "Check experiment configs: schema, values, the models they name where available, and whether the run fits the device's memory.")
+            { configs, quick, requireModels, zoo, device, dtype, deviceMemory };
         command.SetAction(result => Cli.Run(() =>
         {
             foreach (string path in result.GetValue(configs)!)
@@ -41,8 +49,17 @@ internal static class ExperimentCommands
                     foreach (string line in missing) Console.WriteLine($"{path}: missing here: {line}");
                     continue;
                 }
-                runner.CheckVocabularies(runner.ResolveModels());
+                var models = runner.ResolveModels();
+                runner.CheckVocabularies(models);
                 Console.WriteLine($"{path}: every model found; vocabularies fit the methods");
+                var estimate = runner.EstimateMemory(models, runner.Prompts(), ModelOptions.ParseDType(result.GetValue(dtype)));
+                foreach (string line in estimate.Lines()) Console.WriteLine($"{path}: {line}");
+                var memory = DeviceMemory.Of(result.GetValue(device)!, result.GetValue(deviceMemory));
+                try { Console.WriteLine($"{path}: {estimate.CheckFits(memory, path)}"); }
+                catch (InvalidInputException) when (!result.GetValue(requireModels))
+                {
+                    Console.WriteLine($"{path}:   device {memory.Device}: {MemoryEstimate.Gib(memory.Bytes!.Value)} ({memory.Source}); does NOT fit (an error with --require-models and in wts run)");
+                }
             }
             return 0;
         }));
@@ -58,8 +75,9 @@ internal static class ExperimentCommands
         var quick = new Option<bool>("--quick") { Description = $"smoke run: the quick zoo, at most {RunOptions.QuickPrompts} prompts, the first seed" };
         var output = new Option<string?>("--output") { Description = "run directory (default: the config's output)" };
         var zoo = ZooDirectory();
+        var deviceMemory = DeviceMemoryOption();
         var runtime = new RuntimeOptions();
-        var command = new Command("run", "Generate every cell of an experiment (then evaluate and plot, unless sharded).") { config, shard, resume, limit, quick, output, zoo };
+        var command = new Command("run", "Generate every cell of an experiment (then evaluate and plot, unless sharded).") { config, shard, resume, limit, quick, output, zoo, deviceMemory };
         runtime.AddTo(command);
         command.SetAction(result => Cli.Run(() =>
         {
@@ -69,7 +87,7 @@ internal static class ExperimentCommands
             {
                 OutputOverride = result.GetValue(output), ShardIndex = index, ShardCount = count, Resume = result.GetValue(resume),
                 Limit = result.GetValue(limit), Quick = result.GetValue(quick), ZooRoot = result.GetValue(zoo) ?? Zoo.DefaultDirectory,
-                Models = runtime.Apply(result, experiment.DeviceMap),
+                Models = runtime.Apply(result, experiment.DeviceMap), DeviceMemoryGiB = result.GetValue(deviceMemory),
             };
             options.Validate();
             var clock = Stopwatch.StartNew();

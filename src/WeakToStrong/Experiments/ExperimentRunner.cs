@@ -21,6 +21,8 @@ public sealed record RunOptions
     public bool Quick { get; init; }
     public string ZooRoot { get; init; } = Zoo.DefaultDirectory;
     public ModelOptions Models { get; init; } = ModelOptions.Cpu;
+    /// <summary>The device's memory in GiB when its own figure is missing or wrong (--device-memory); else it is queried.</summary>
+    public double? DeviceMemoryGiB { get; init; }
 
     public const int QuickPrompts = 12;
 
@@ -107,6 +109,10 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         return missing;
     }
 
+    /// <summary>Peak device memory of running <paramref name="prompts"/> in <paramref name="dtype"/>, from config.json and tokenizers only.</summary>
+    public RunMemoryEstimate EstimateMemory(IReadOnlyDictionary<string, ModelFingerprint> models, IReadOnlyList<TaskPrompt> prompts, TorchSharp.torch.ScalarType dtype) =>
+        RunMemoryEstimate.For(config, models, prompts.Select(p => p.Prompt).ToArray(), dtype);
+
     /// <summary>EFT compares logits token by token: refuse a config whose EFT cells would mix vocabularies.</summary>
     public void CheckVocabularies(IReadOnlyDictionary<string, ModelFingerprint> models)
     {
@@ -131,6 +137,11 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         var mine = prompts.Select((p, i) => (Prompt: p, Index: i)).Where(p => p.Index % options.ShardCount == options.ShardIndex).ToArray();
         var models = ResolveModels();
         CheckVocabularies(models);
+        // Said before any weights are read, and a run that cannot fit stops here, before its directory is written.
+        var estimate = EstimateMemory(models, mine.Select(p => p.Prompt).ToArray(), options.Models.DType);
+        foreach (string line in estimate.Lines()) progress.Message(line);
+        var device = options.Models.Device;
+        progress.Message(estimate.CheckFits(DeviceMemory.Of(device.type == TorchSharp.DeviceType.CPU ? "cpu" : $"cuda:{Math.Max(0, device.index)}", options.DeviceMemoryGiB), config.Source));
         string configText = File.Exists(config.Source) ? File.ReadAllText(config.Source) : throw new InvalidInputException($"{config.Source} not found");
         var manifest = new RunManifest(config.Name, config.Source, RunManifest.Hash(configText), configText, RunManifest.CodeVersionNow,
             DateTime.UtcNow.ToString("O"), RunManifest.MachineNow(), models, options.ShardIndex, options.ShardCount, options.Quick, options.Limit);

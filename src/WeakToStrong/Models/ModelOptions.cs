@@ -54,15 +54,13 @@ public sealed record ModelOptions(Device Device, ScalarType DType)
         throw new InvalidInputException($"{what}: expected cpu, cuda, cuda:N, auto or a comma-separated list such as cuda:0,cuda:1, got \"{whole}\"");
     }
 
-    static ScalarType ParseDType(string? dtype)
+    /// <summary>The CLI's <c>--dtype float32|bfloat16|float16</c>.</summary>
+    public static ScalarType ParseDType(string? dtype) => dtype switch
     {
-        return dtype switch
-        {
-            null => ScalarType.Float32, // CPU and GPU alike default to exact fp32; ask for bf16 explicitly
-            "float32" or "fp32" => ScalarType.Float32,
-            "bfloat16" or "bf16" => ScalarType.BFloat16,
-            "float16" or "fp16" => ScalarType.Float16,
-            _ => throw new InvalidInputException($"--dtype: expected float32, bfloat16 or float16, got \"{dtype}\""),
-        };
-    }
+        null => ScalarType.Float32, // CPU and GPU alike default to exact fp32; ask for bf16 explicitly
+        "float32" or "fp32" => ScalarType.Float32,
+        "bfloat16" or "bf16" => ScalarType.BFloat16,
+        "float16" or "fp16" => ScalarType.Float16,
+        _ => throw new InvalidInputException($"--dtype: expected float32, bfloat16 or float16, got \"{dtype}\""),
+    };
 }

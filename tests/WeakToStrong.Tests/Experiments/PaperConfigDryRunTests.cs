@@ -75,7 +75,7 @@ public sealed class PaperConfigDryRunTests(PaperStandIns standIns) : IClassFixtu
     [Fact]
     public void AlpacaEvalLlama3ConfigRunsOnStandIns()
     {
-        var (config, run, records) = DryRun("alpacaeval-llama3.yaml", maxNewTokens: 8, AlpacaEvalStandIns());
+        var (config, run, records) = DryRun("alpacaeval-llama3.yaml", maxNewTokens: 8, AlpacaEvalStandIns(standIns));
 
         // The instructions exactly as the file has them (the second ends in "\n"), read here with plain System.Text.Json.
         using var fixture = JsonDocument.Parse(File.ReadAllBytes(Dataset("alpaca_eval-gpt4_turbo-excerpt.json")));
@@ -128,7 +128,7 @@ public sealed class PaperConfigDryRunTests(PaperStandIns standIns) : IClassFixtu
     [Fact]
     public void AlpacaEvalGoldScoresItsChatTemplateWithOneBos()
     {
-        var config = ExperimentConfigParser.Parse(Rewrite(File.ReadAllText(Shipped("alpacaeval-llama3.yaml")), 8, AlpacaEvalStandIns()), "alpacaeval-llama3.yaml");
+        var config = ExperimentConfigParser.Parse(Rewrite(File.ReadAllText(Shipped("alpacaeval-llama3.yaml")), 8, AlpacaEvalStandIns(standIns)), "alpacaeval-llama3.yaml");
         string directory = config.Gold.Reference;
         string format = config.Gold.FormatFor(directory);
         Assert.StartsWith("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date:", format);
@@ -159,7 +159,7 @@ public sealed class PaperConfigDryRunTests(PaperStandIns standIns) : IClassFixtu
         Assert.Equal("mistral", ModelConfig.Load(Path.Combine(standIns.Llama("zephyr-7b-beta"), "config.json")).ModelType);
     }
 
-    Dictionary<string, string> AlpacaEvalStandIns() => new()
+    internal static Dictionary<string, string> AlpacaEvalStandIns(PaperStandIns standIns) => new()
     {
         ["meta-llama/Meta-Llama-3-8B-Instruct"] = standIns.Llama("llama-3-8b-instruct"),
         ["meta-llama/Meta-Llama-3-70B-Instruct"] = standIns.Llama("llama-3-70b-instruct"),
@@ -213,7 +213,7 @@ public sealed class PaperConfigDryRunTests(PaperStandIns standIns) : IClassFixtu
     /// max_new_tokens made small. Only values after a key are replaced (never comments), and each reference must be
     /// found, so a change to the shipped config that this test does not follow fails here rather than passing unnoticed.
     /// </summary>
-    static string Rewrite(string shipped, int maxNewTokens, IReadOnlyDictionary<string, string> standInFor)
+    internal static string Rewrite(string shipped, int maxNewTokens, IReadOnlyDictionary<string, string> standInFor)
     {
         var alternatives = string.Join("|", standInFor.Keys.OrderByDescending(k => k.Length).Select(Regex.Escape));
         var value = new Regex($@"(?<=:[ \t]*)(?:{alternatives})(?=[ \t]*(?:[,}}]|#|$))");
