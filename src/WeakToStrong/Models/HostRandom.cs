@@ -14,7 +14,8 @@ public static class HostRandom
     /// <summary>Fills <paramref name="parameter"/> with N(<paramref name="mean"/>, <paramref name="std"/>²), as normal_ does.</summary>
     public static void Normal(Tensor parameter, double mean, double std, Generator? generator)
     {
-        using var draw = empty(parameter.shape, dtype: parameter.dtype).normal_(mean, std, generator);
+        // Same strides as the parameter (vocabulary projections are transposed views): normal_ fills in memory order.
+        using var draw = empty_strided(parameter.shape, parameter.stride(), dtype: parameter.dtype).normal_(mean, std, generator);
         parameter.copy_(draw);
     }
 

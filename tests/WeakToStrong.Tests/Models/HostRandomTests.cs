@@ -20,6 +20,11 @@ public class HostRandomTests
             HostRandom.Normal(viaHost, 0.5, 0.02, new Generator(42));
             Assert.True(inPlace.eq(viaHost).all().item<bool>(), $"{dtype} {string.Join("×", shape)}");
         }
+        // A transposed view, as vocabulary projections are stored (Layers.WeightLayout).
+        var transposedInPlace = empty(32, 61, dtype: dtype).t().normal_(0, 1, new Generator(43));
+        var transposedViaHost = empty(32, 61, dtype: dtype).t();
+        HostRandom.Normal(transposedViaHost, 0, 1, new Generator(43));
+        Assert.True(transposedInPlace.eq(transposedViaHost).all().item<bool>(), $"{dtype} transposed");
     }
 
     [Fact]
@@ -28,14 +33,19 @@ public class HostRandomTests
         using var scope = NewDisposeScope();
         using var model = new LlamaForCausalLM(RandomModels.TinyLlama(), ModelOptions.Cpu);
         model.InitializeWeights(new Generator(3));
-        // The same draws in place, in the order InitializeWeights makes them (norms are filled, not drawn).
+        // The same draws in place, in the order InitializeWeights makes them (norms are filled, not drawn), on a
+        // second model with the same layouts (its lm_head is a transposed view).
+        using var inPlace = new LlamaForCausalLM(RandomModels.TinyLlama(), ModelOptions.Cpu);
         var generator = new Generator(3);
+        using var noGrad = no_grad();
+        var expected = inPlace.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         foreach (var (name, parameter) in model.named_parameters())
         {
             if (name.Contains("norm", StringComparison.Ordinal)) { Assert.True(parameter.eq(1).all().item<bool>(), name); continue; }
-            var expected = empty(parameter.shape).normal_(0, model.Config.InitializerRange, generator);
-            Assert.True(expected.eq(parameter).all().item<bool>(), name);
+            expected[name].normal_(0, model.Config.InitializerRange, generator);
+            Assert.True(expected[name].eq(parameter).all().item<bool>(), name);
         }
+        Assert.Contains(model.named_parameters(), p => !p.parameter.is_contiguous());
     }
 
     [Fact]
