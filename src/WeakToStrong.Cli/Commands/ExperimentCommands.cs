@@ -28,7 +28,7 @@ internal static class ExperimentCommands
         var quick = new Option<bool>("--quick") { Description = "look for zoo models in the quick zoo" };
         var requireModels = new Option<bool>("--require-models") { Description = "fail when a model is not available here (default: report it)" };
         var zoo = ZooDirectory();
-        var device = new Option<string>("--device") { Description = "the device(s) the run will use, for the memory estimate: cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+        var device = new Option<string>("--device") { Description = "the device(s) the run will use, for the memory estimate: cpu, cuda, cuda:N or a list cuda:0,cuda:1 (default: the config's device_map, else cpu)", DefaultValueFactory = _ => "cpu" };
         var dtype = new Option<string?>("--dtype") { Description = "the run's dtype, for the memory estimate: float32 (default), bfloat16 or float16" };
         var deviceMemory = DeviceMemoryOption();
         var command = new Command("validate", "Check experiment configs: schema, values, the models they name where available, and whether the run fits the device's memory.")
@@ -54,7 +54,9 @@ internal static class ExperimentCommands
                 Console.WriteLine($"{path}: every model found; vocabularies fit the methods");
                 var estimate = runner.EstimateMemory(models, runner.Prompts(), ModelOptions.ParseDType(result.GetValue(dtype)));
                 foreach (string line in estimate.Lines()) Console.WriteLine($"{path}: {line}");
-                var memory = DeviceMemory.Of(result.GetValue(device)!, result.GetValue(deviceMemory));
+                string devices = result.GetResult(device) is { Implicit: false } ? result.GetValue(device)! : config.DeviceMap ?? "cpu";
+                if (devices == "auto") devices = new ModelOptions(TorchSharp.torch.CPU, TorchSharp.torch.ScalarType.Float32) { Devices = ModelOptions.ParseDevices("auto", "device_map") }.DeviceNames;
+                var memory = DeviceMemory.Of(devices, result.GetValue(deviceMemory));
                 try { Console.WriteLine($"{path}: {estimate.CheckFits(memory, path)}"); }
                 catch (InvalidInputException) when (!result.GetValue(requireModels))
                 {

@@ -140,8 +140,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         // Said before any weights are read, and a run that cannot fit stops here, before its directory is written.
         var estimate = EstimateMemory(models, mine.Select(p => p.Prompt).ToArray(), options.Models.DType);
         foreach (string line in estimate.Lines()) progress.Message(line);
-        var device = options.Models.Device;
-        progress.Message(estimate.CheckFits(DeviceMemory.Of(device.type == TorchSharp.DeviceType.CPU ? "cpu" : $"cuda:{Math.Max(0, device.index)}", options.DeviceMemoryGiB), config.Source));
+        progress.Message(estimate.CheckFits(DeviceMemory.Of(options.Models.DeviceNames, options.DeviceMemoryGiB), config.Source));
         string configText = File.Exists(config.Source) ? File.ReadAllText(config.Source) : throw new InvalidInputException($"{config.Source} not found");
         var manifest = new RunManifest(config.Name, config.Source, RunManifest.Hash(configText), configText, RunManifest.CodeVersionNow,
             DateTime.UtcNow.ToString("O"), RunManifest.MachineNow(), models, options.ShardIndex, options.ShardCount, options.Quick, options.Limit);

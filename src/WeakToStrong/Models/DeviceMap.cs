@@ -51,10 +51,10 @@ public sealed class DeviceMap
     {
         if (devices.Count == 0) throw new InvalidInputException("--device: expected at least one device");
         if (devices.Count == 1) return Single(devices[0], config.NumHiddenLayers);
-        var sizes = ParameterCounts(config);
-        long bytesPerElement = ElementSize(dtype);
-        var layers = Enumerable.Repeat(sizes.PerLayer * bytesPerElement, config.NumHiddenLayers).ToArray();
-        var slots = BalanceLayers(sizes.Embeddings * bytesPerElement, layers, sizes.Head * bytesPerElement, devices.Count, capacities, config.Path);
+        long bytesPerElement = MemoryEstimate.BytesPerElement(dtype);
+        var layers = Enumerable.Repeat(MemoryEstimate.LayerParameters(config) * bytesPerElement, config.NumHiddenLayers).ToArray();
+        var slots = BalanceLayers(MemoryEstimate.EmbeddingParameters(config) * bytesPerElement, layers,
+            MemoryEstimate.HeadParameters(config) * bytesPerElement, devices.Count, capacities, config.Path);
         return new DeviceMap(devices, slots);
     }
 
@@ -95,39 +95,9 @@ public sealed class DeviceMap
             for (int d = 0; d < deviceCount; d++)
                 if (used[d] > capacities[d])
                     throw new InvalidInputException(
-                        $"{what}: device {d} of the device map needs {Gib(used[d])} GiB of weights but holds {Gib(capacities[d])} GiB; add devices or use a smaller dtype");
+                        $"{what}: device {d} of the device map needs {MemoryEstimate.Gib(used[d])} of weights but holds {MemoryEstimate.Gib(capacities[d])}; add devices or use a smaller dtype");
         return slots;
     }
-
-    static string Gib(long bytes) => (bytes / (double)(1L << 30)).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
-
-    /// <summary>
-    /// Parameter counts of a causal LM from its config, as our modules (and transformers') create them: the input embeddings
-    /// (GPT-2: token and position tables), one decoder layer, and the head (final norm, plus the LM head unless tied).
-    /// </summary>
-    public static (long Embeddings, long PerLayer, long Head) ParameterCounts(ModelConfig config)
-    {
-        long hidden = config.HiddenSize, intermediate = config.IntermediateSize, vocab = config.VocabSize;
-        long lmHead = config.TieWordEmbeddings ? 0 : vocab * hidden;
-        if (config.Architecture == Architecture.Gpt2)
-        {
-            long attention = hidden * 3 * hidden + 3 * hidden + hidden * hidden + hidden;
-            long mlp = hidden * intermediate + intermediate + intermediate * hidden + hidden;
-            return (vocab * hidden + (long)config.MaxPositionEmbeddings * hidden, 2 * hidden + attention + 2 * hidden + mlp, 2 * hidden + lmHead);
-        }
-        long queryWidth = (long)config.NumAttentionHeads * config.HeadDim, keyValueWidth = (long)config.NumKeyValueHeads * config.HeadDim;
-        long projections = hidden * queryWidth + 2 * hidden * keyValueWidth + queryWidth * hidden
-            + (config.QkvBias ? queryWidth + 2 * keyValueWidth : 0) + (config.OutputProjectionBias ? hidden : 0);
-        long feedForward = 3 * hidden * intermediate + (config.MlpBias ? 2 * intermediate + hidden : 0);
-        return (vocab * hidden, projections + feedForward + 2 * hidden, hidden + lmHead);
-    }
-
-    static long ElementSize(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float32 => 4,
-        ScalarType.BFloat16 or ScalarType.Float16 => 2,
-        _ => throw new ArgumentException($"no model weights in {dtype}", nameof(dtype)),
-    };
 
     /// <summary>The hidden state for layer <paramref name="layer"/>: moved to its device when the previous layer was on another slot.</summary>
     public Tensor ToLayer(int layer, Tensor hidden)

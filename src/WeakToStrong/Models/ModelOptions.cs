@@ -54,6 +54,9 @@ public sealed record ModelOptions(Device Device, ScalarType DType)
         throw new InvalidInputException($"{what}: expected cpu, cuda, cuda:N, auto or a comma-separated list such as cuda:0,cuda:1, got \"{whole}\"");
     }
 
+    /// <summary>The devices as <c>--device</c> names them (cpu, cuda:N), comma-separated: what <see cref="DeviceMemory.Of"/> reads.</summary>
+    public string DeviceNames => string.Join(",", Devices.Select(d => d.type == DeviceType.CPU ? "cpu" : $"cuda:{Math.Max(0, (int)d.index)}"));
+
     /// <summary>The CLI's <c>--dtype float32|bfloat16|float16</c>.</summary>
     public static ScalarType ParseDType(string? dtype) => dtype switch
     {

@@ -26,10 +26,8 @@ public class DeviceMapTests(TinyWorld world) : IClassFixture<TinyWorld>
     [Fact]
     public void ParameterCountsAddUpToTheKnownSizesOfLlama3_70BAndGpt2()
     {
-        var (embeddings, perLayer, head) = DeviceMap.ParameterCounts(Llama3_70B);
-        Assert.Equal(70_553_706_496L, embeddings + 80 * perLayer + head); // the safetensors index of Meta-Llama-3-70B
-        var gpt2 = DeviceMap.ParameterCounts(ModelConfig.Gpt2(12, 768, 12));
-        Assert.Equal(124_439_808L, gpt2.Embeddings + 12 * gpt2.PerLayer + gpt2.Head); // gpt2 (tied head)
+        Assert.Equal(70_553_706_496L, MemoryEstimate.Parameters(Llama3_70B)); // the safetensors index of Meta-Llama-3-70B
+        Assert.Equal(124_439_808L, MemoryEstimate.Parameters(ModelConfig.Gpt2(12, 768, 12))); // gpt2 (tied head)
     }
 
     [Theory]
@@ -40,8 +38,7 @@ public class DeviceMapTests(TinyWorld world) : IClassFixture<TinyWorld>
     public void ParameterCountsMatchTheModulesOfEachFixture(string fixture)
     {
         using var model = PretrainedModels.LoadCausalLM(RepositoryPaths.Fixture(fixture), ModelOptions.Cpu);
-        var (embeddings, perLayer, head) = DeviceMap.ParameterCounts(model.Config);
-        Assert.Equal(model.parameters().Sum(p => p.numel()), embeddings + model.Config.NumHiddenLayers * perLayer + head);
+        Assert.Equal(model.parameters().Sum(p => p.numel()), MemoryEstimate.Parameters(model.Config));
     }
 
     [Fact]
