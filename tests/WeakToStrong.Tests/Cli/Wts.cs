@@ -7,7 +7,10 @@ internal static class Wts
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunWith(null, args);
+
+    /// <param name="environment">variables set for this run only (WTS_VERBOSE, ...); null for none</param>
+    public static Result RunWith(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "wts.dll");
         if (!File.Exists(dll)) throw new InvalidOperationException($"{dll} is missing; the test project must reference the CLI project");
@@ -17,6 +20,7 @@ internal static class Wts
             RedirectStandardError = true,
             WorkingDirectory = RepositoryPaths.Root,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         start.ArgumentList.Add(dll);
         foreach (var arg in args) start.ArgumentList.Add(arg);
         using var process = Process.Start(start)!;
