@@ -74,6 +74,7 @@ internal static class ExperimentCommands
             options.Validate();
             var clock = Stopwatch.StartNew();
             var runner = new ExperimentRunner(experiment, options);
+            OutputLocations.CheckFolder(runner.Directory.Path, result.GetValue(output) is null ? $"{result.GetValue(config)}: output" : "--output");
             WithProgress(runner.Run);
             if (count > 1)
             {
@@ -151,6 +152,7 @@ internal static class ExperimentCommands
         command.SetAction(result => Cli.Run(() =>
         {
             string readme = result.GetValue(output)!;
+            OutputLocations.CheckFile(readme, "--out");
             var experiments = result.GetValue(directories)!.Select(d =>
             {
                 var run = new RunDirectory(d);
