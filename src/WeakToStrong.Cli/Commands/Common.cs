@@ -50,7 +50,7 @@ internal static class Cli
         }
         catch (Exception e)
         {
-            return Report(e);
+            return Report(e, Console.Error);
         }
     }
 
@@ -58,7 +58,7 @@ internal static class Cli
     /// The one place an exception becomes what the user sees: `wts: error: …` and exit 2 for bad input, 3 for the
     /// machine (an unwritable path, a full disk, no memory), 70 for a bug in wts, which says how to get its trace.
     /// </summary>
-    public static int Report(Exception exception)
+    public static int Report(Exception exception, TextWriter error)
     {
         var e = exception;
         while (e is AggregateException { InnerExceptions.Count: 1 } or System.Reflection.TargetInvocationException && e.InnerException is not null)
@@ -68,6 +68,8 @@ internal static class Cli
             InvalidInputException => (e.Message, BadInput),
             EnvironmentFailureException => (e.Message, EnvironmentFailure),
             UnauthorizedAccessException => ($"permission denied: {e.Message}", EnvironmentFailure),
+            // .NET names no path when the console's stream fails (stdout redirected to a full disk, /dev/full).
+            IOException when e.TargetSite?.DeclaringType?.FullName == "System.ConsolePal" => ($"cannot write standard output: {e.Message}", EnvironmentFailure),
             IOException => ($"I/O failure: {e.Message}", EnvironmentFailure),
             OutOfMemoryException => ($"out of memory: {e.Message}", EnvironmentFailure),
             System.Runtime.InteropServices.ExternalException when e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase)
@@ -75,8 +77,8 @@ internal static class Cli
             _ => ($"this is a bug in wts: {e.GetType().FullName}: {FirstLine(e.Message)} " +
                   "(run again with --verbose or WTS_VERBOSE=1 for the stack trace, and report it)", Bug),
         };
-        Console.Error.WriteLine($"wts: error: {string.Join(' ', message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))}");
-        if (Verbose) Console.Error.WriteLine(exception);
+        error.WriteLine($"wts: error: {string.Join(' ', message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))}");
+        if (Verbose) error.WriteLine(exception);
         return code;
     }
 
