@@ -115,6 +115,7 @@ internal static class ExperimentCommands
         {
             var run = new RunDirectory(result.GetValue(directory)!);
             var modelOptions = runtime.Apply(result);
+            if (Directory.Exists(run.Path)) OutputLocations.CheckFolder(run.Path, "RUN_DIR"); // rescoring is long; its tables go here
             Func<ExperimentConfig, IGoldEvaluator>? rescorer = result.GetValue(rescore) || result.GetValue(gold) is not null
                 ? config =>
                 {
