@@ -39,17 +39,22 @@ internal static class Cli
 {
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
-    /// <summary>Runs a command body; bad input becomes one line on stderr and exit code 2.</summary>
+    /// <summary>Exit codes (README.md, "Errors and exit codes").</summary>
+    public const int BadInput = 2, EnvironmentFailure = 3, Bug = 70;
+
+    /// <summary>--verbose or WTS_VERBOSE=1: an error's stack trace follows its line.</summary>
+    public static bool Verbose { get; set; } = Environment.GetEnvironmentVariable("WTS_VERBOSE") is { Length: > 0 } v && v != "0";
+
+    /// <summary>Runs a command body; whatever it throws becomes one line on stderr and an exit code (<see cref="Report"/>).</summary>
     public static int Run(Func<int> body)
     {
         try
         {
             return body();
         }
-        catch (InvalidInputException e)
+        catch (Exception e)
         {
-            Console.Error.WriteLine($"wts: error: {e.Message}");
-            return 2;
+            return Report(e, Console.Error);
         }
         catch (Exception e) when (NativeRequirements.IsLoadFailure(e))
         {
@@ -58,6 +63,36 @@ internal static class Cli
             return 3;
         }
     }
+
+    /// <summary>
+    /// The one place an exception becomes what the user sees: `wts: error: …` and exit 2 for bad input, 3 for the
+    /// machine (an unwritable path, a full disk, no memory), 70 for a bug in wts, which says how to get its trace.
+    /// </summary>
+    public static int Report(Exception exception, TextWriter error)
+    {
+        var e = exception;
+        while (e is AggregateException { InnerExceptions.Count: 1 } or System.Reflection.TargetInvocationException && e.InnerException is not null)
+            e = e.InnerException!;
+        (string message, int code) = e switch
+        {
+            InvalidInputException => (e.Message, BadInput),
+            EnvironmentFailureException => (e.Message, EnvironmentFailure),
+            UnauthorizedAccessException => ($"permission denied: {e.Message}", EnvironmentFailure),
+            // .NET names no path when the console's stream fails (stdout redirected to a full disk, /dev/full).
+            IOException when e.TargetSite?.DeclaringType?.FullName == "System.ConsolePal" => ($"cannot write standard output: {e.Message}", EnvironmentFailure),
+            IOException => ($"I/O failure: {e.Message}", EnvironmentFailure),
+            OutOfMemoryException => ($"out of memory: {e.Message}", EnvironmentFailure),
+            System.Runtime.InteropServices.ExternalException when e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase)
+                => ($"out of memory: {FirstLine(e.Message)}", EnvironmentFailure),
+            _ => ($"this is a bug in wts: {e.GetType().FullName}: {FirstLine(e.Message)} " +
+                  "(run again with --verbose or WTS_VERBOSE=1 for the stack trace, and report it)", Bug),
+        };
+        error.WriteLine($"wts: error: {string.Join(' ', message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))}");
+        if (Verbose) error.WriteLine(exception);
+        return code;
+    }
+
+    static string FirstLine(string text) => text.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
 
     public static void Warn(string message) => Console.Error.WriteLine($"wts: warning: {message}");
 

@@ -32,6 +32,7 @@ internal static class DataCommand
             if (filePrefix.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0) throw new InvalidInputException($"--prefix \"{filePrefix}\" is not usable in a file name");
             string name = result.GetValue(task)!;
             string directory = result.GetValue(output)!;
+            OutputLocations.CheckFolder(directory, "--out");
             var sizes = new DatasetSizes(pretraining, records, records, records);
             bool all = name == "all";
             var tasks = all ? TaskGenerators.All : [TaskGenerators.Get(name)];
@@ -68,6 +69,7 @@ internal static class DataCommand
         {
             string target = result.GetValue(output)!;
             if (File.Exists(target)) throw new InvalidInputException($"--out {target}: already exists; choose another path (nothing was overwritten)");
+            OutputLocations.CheckFile(target, "--out");
             var generation = new GenerationOptions(result.GetValue(maxNewTokens),
                 new SamplingOptions(result.GetValue(temperature), result.GetValue(topK), result.GetValue(topP)), null, result.GetValue(seed));
             generation.Validate();

@@ -94,6 +94,7 @@ internal static class ExperimentCommands
             options.Validate();
             var clock = Stopwatch.StartNew();
             var runner = new ExperimentRunner(experiment, options);
+            OutputLocations.CheckFolder(runner.Directory.Path, result.GetValue(output) is null ? $"{result.GetValue(config)}: output" : "--output");
             WithProgress(runner.Run);
             if (count > 1)
             {
@@ -134,6 +135,7 @@ internal static class ExperimentCommands
         {
             var run = new RunDirectory(result.GetValue(directory)!);
             var modelOptions = runtime.Apply(result);
+            if (Directory.Exists(run.Path)) OutputLocations.CheckFolder(run.Path, "RUN_DIR"); // rescoring is long; its tables go here
             Func<ExperimentConfig, IGoldEvaluator>? rescorer = result.GetValue(rescore) || result.GetValue(gold) is not null
                 ? config =>
                 {
@@ -171,6 +173,7 @@ internal static class ExperimentCommands
         command.SetAction(result => Cli.Run(() =>
         {
             string readme = result.GetValue(output)!;
+            OutputLocations.CheckFile(readme, "--out");
             var experiments = result.GetValue(directories)!.Select(d =>
             {
                 var run = new RunDirectory(d);

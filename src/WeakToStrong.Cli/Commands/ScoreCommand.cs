@@ -28,6 +28,7 @@ internal static class ScoreCommand
             string outputPath = result.GetValue(output)!;
             if (File.Exists(outputPath) || Directory.Exists(outputPath))
                 throw new InvalidInputException($"--output: {outputPath} exists; choose a new file (scores are never written over a file)");
+            OutputLocations.CheckFile(outputPath, "--output");
             var rows = ResponseScoring.Read(result.GetValue(input)!);
             var options = runtime.Apply(result);
             bool useChat = result.GetValue(chat);
@@ -41,9 +42,7 @@ internal static class ScoreCommand
 
             var scores = ResponseScoring.Score(tuned, untuned, rows,
                 done => { if (done % 100 == 0 || done == rows.Count) Console.Error.WriteLine($"wts: scored {done}/{rows.Count}"); });
-            string temporary = outputPath + ".tmp";
-            File.WriteAllText(temporary, ResponseScoring.ToJsonl(rows, scores), new UTF8Encoding(false));
-            File.Move(temporary, outputPath);
+            OutputLocations.WriteAtomically(outputPath, ResponseScoring.ToJsonl(rows, scores), overwrite: false);
             Console.Error.WriteLine($"wts: {rows.Count} responses scored into {outputPath}; mean implicit value {scores.Average(s => s.ImplicitValue):F4}");
             return 0;
         }));

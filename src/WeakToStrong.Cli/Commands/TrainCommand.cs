@@ -26,6 +26,14 @@ internal static class TrainCommand
         public readonly RuntimeOptions Runtime = new();
 
         /// <param name="overExamples">the command trains on a list of examples, so --epochs can stand for --steps</param>
+        /// <summary>--out and its training log beside it must be writable: checked before the training budget is spent.</summary>
+        public void CheckOut(ParseResult result)
+        {
+            string output = result.GetValue(Out)!;
+            OutputLocations.CheckFolder(output, "--out");
+            OutputLocations.CheckFolder(output + ".logs", "--out");
+        }
+
         public Command AddTo(Command command, bool overExamples = false)
         {
             foreach (var option in new Option[] { Steps, BatchSize, LearningRate, Warmup, Seed, Out, ConfigFileArguments.Option() }) command.Options.Add(option);
@@ -80,6 +88,7 @@ internal static class TrainCommand
             { modelType, layers, hidden, heads, kvHeads, positions, blockSize, tokenizerDir, corpus });
         command.SetAction(result => Cli.Run(() =>
         {
+            budget.CheckOut(result);
             var options = budget.Runtime.Apply(result);
             var tokenizer = Cli.LoadTokenizer(result.GetValue(tokenizerDir)!);
             var texts = TaskDatasets.ReadTexts(result.GetValue(corpus)!);
@@ -107,6 +116,7 @@ internal static class TrainCommand
         var command = budget.AddTo(new Command("sft", "Supervised fine-tuning: loss on the response and its EOS.") { model, data }, overExamples: true);
         command.SetAction(result => Cli.Run(() =>
         {
+            budget.CheckOut(result);
             var options = budget.Runtime.Apply(result);
             string reference = result.GetValue(model)!;
             var examples = TaskDatasets.ReadPrompts(result.GetValue(data)!)
@@ -131,6 +141,7 @@ internal static class TrainCommand
         var command = budget.AddTo(new Command("dpo", "Direct preference optimization against a frozen reference.") { model, referenceModel, data, beta }, overExamples: true);
         command.SetAction(result => Cli.Run(() =>
         {
+            budget.CheckOut(result);
             var options = budget.Runtime.Apply(result);
             string start = result.GetValue(model)!;
             var pairs = TaskDatasets.ReadPairs(result.GetValue(data)!).Select(p => new Preference(p.Prompt, p.Chosen, p.Rejected)).ToArray();
@@ -154,6 +165,7 @@ internal static class TrainCommand
         command.SetAction(result => Cli.Run(() =>
         {
             if ((result.GetValue(pairs) is null) == (result.GetValue(labelled) is null)) throw new InvalidInputException("give exactly one of --pairs and --labelled");
+            budget.CheckOut(result);
             var options = budget.Runtime.Apply(result);
             string reference = result.GetValue(backbone)!;
             string directory = ModelLocator.Resolve(reference);

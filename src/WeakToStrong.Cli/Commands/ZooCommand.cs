@@ -53,6 +53,7 @@ internal static class ZooCommand
             string root = result.GetValue(directory) ?? Zoo.DefaultDirectory;
             var tasks = result.GetValue(task) is string one ? [one] : ZooPlan.Tasks;
             foreach (var name in tasks) ZooPlan.For(name, result.GetValue(quick)); // validate before any work
+            OutputLocations.CheckFolder(root, "--dir");
             var clock = Stopwatch.StartNew();
             foreach (var name in tasks)
             {

@@ -45,9 +45,7 @@ public static class AlpacaEvalOutputs
 
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
-        string temporary = path + ".tmp";
-        File.WriteAllBytes(temporary, buffer.ToArray());
-        File.Move(temporary, path, overwrite: true);
+        OutputLocations.WriteAtomically(path, buffer.ToArray());
     }
 
     /// <summary>Reads a model_outputs.json; every row needs string <c>instruction</c>, <c>output</c>,

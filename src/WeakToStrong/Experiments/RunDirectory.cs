@@ -29,12 +29,7 @@ public sealed record RunDirectory(string Path)
 
     string Join(string name) => System.IO.Path.Combine(Path, name);
 
-    public static void WriteAtomically(string path, string text)
-    {
-        string temporary = path + ".tmp";
-        File.WriteAllText(temporary, text, new UTF8Encoding(false));
-        File.Move(temporary, path, overwrite: true);
-    }
+    public static void WriteAtomically(string path, string text) => OutputLocations.WriteAtomically(path, text);
 }
 
 /// <summary>What a run was: the config (text and hash), code version, model fingerprints, machine and options.</summary>

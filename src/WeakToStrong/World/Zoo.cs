@@ -171,10 +171,5 @@ public static class Zoo
         return pairs.Length;
     }
 
-    static void WriteAtomically(string path, string text)
-    {
-        string temporary = path + ".tmp";
-        File.WriteAllText(temporary, text);
-        File.Move(temporary, path, overwrite: true);
-    }
+    static void WriteAtomically(string path, string text) => OutputLocations.WriteAtomically(path, text);
 }
