@@ -153,7 +153,7 @@ public sealed class HfTokenizer
         int beyond = _tokenOfId.Keys.Count(id => id >= config.VocabSize);
         bool added = _backend.AddedTokens.Any(t => t.Id == MaxId);
         throw new InvalidInputException(
-            $"{VocabularyFile}: the tokenizer has {beyond} token id(s) at or beyond {config.VocabSize} (up to {MaxId}, {(added ? "added token" : "token")} \"{_tokenOfId[MaxId]}\"), "
+            $"{VocabularyFile}{(added ? " with its added tokens" : "")}: the tokenizer has {beyond} token id(s) at or beyond {config.VocabSize} (up to {MaxId}, {(added ? "added token" : "token")} \"{_tokenOfId[MaxId]}\"), "
             + $"but {config.Path} has vocab_size {config.VocabSize}; expected every tokenizer id below the model's vocabulary size");
     }
 
