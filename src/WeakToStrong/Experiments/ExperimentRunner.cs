@@ -185,7 +185,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         var estimate = EstimateMemory(models, mine.Select(p => p.Prompt).ToArray(), options.Models.DType);
         foreach (string line in estimate.Lines()) progress.Message(line);
         progress.Message(estimate.CheckFits(DeviceMemory.Of(options.Models.DeviceNames, options.DeviceMemoryGiB), config.Source));
-        string configText = File.Exists(config.Source) ? File.ReadAllText(config.Source) : throw new InvalidInputException($"{config.Source} not found");
+        string configText = File.Exists(config.Source) ? StrictUtf8.ReadAllText(config.Source) : throw new InvalidInputException($"{config.Source} not found");
         var manifest = new RunManifest(config.Name, config.Source, RunManifest.Hash(configText), configText, RunManifest.CodeVersionNow,
             DateTime.UtcNow.ToString("O"), RunManifest.MachineNow(), models, options.ShardIndex, options.ShardCount, options.Quick, options.Limit);
         string logPath = Directory.ShardGenerations(options.ShardIndex, options.ShardCount);
