@@ -98,6 +98,14 @@ internal static class Cli
 
     public static HfTokenizer LoadTokenizer(string reference) => HfTokenizer.Load(ModelLocator.Resolve(reference));
 
+    /// <summary>The tokenizer of <paramref name="reference"/>, refused when it can produce ids beyond <paramref name="config"/>'s vocabulary.</summary>
+    public static HfTokenizer LoadTokenizerFor(string reference, ModelConfig config)
+    {
+        var tokenizer = LoadTokenizer(reference);
+        tokenizer.RequireIdsWithin(config);
+        return tokenizer;
+    }
+
     /// <summary>A model of a search or of scoring, with its prompt format resolved against its own files.</summary>
     public static PromptedModel LoadPrompted(string name, string reference, PromptFormat format, ModelOptions options)
     {

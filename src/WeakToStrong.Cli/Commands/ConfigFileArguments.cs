@@ -26,7 +26,7 @@ internal static class ConfigFileArguments
         var options = command.Options.Where(o => o.Name.StartsWith("--", StringComparison.Ordinal) && o.Name != OptionName)
             .ToDictionary(o => o.Name[2..], StringComparer.Ordinal);
         if (!File.Exists(path)) throw new InvalidInputException($"{OptionName}: {path} not found");
-        var node = WeakToStrong.Experiments.YamlFields.LoadDocument(path, File.ReadAllText(path), out string? syntaxError);
+        var node = WeakToStrong.Experiments.YamlFields.LoadDocument(path, WeakToStrong.Data.StrictUtf8.ReadAllText(path), out string? syntaxError);
         if (syntaxError is not null) throw new InvalidInputException(syntaxError);
         if (node is not YamlMappingNode mapping)
             throw new InvalidInputException($"{path}: expected a mapping of flag names to values (e.g. steps: 200)");

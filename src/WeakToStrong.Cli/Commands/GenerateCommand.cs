@@ -30,7 +30,7 @@ internal static class GenerateCommand
             var options = runtime.Apply(result);
             string reference = result.GetValue(model)!;
             var lm = PretrainedModels.LoadCausalLM(reference, options, Cli.Warn);
-            var tokenizer = Cli.LoadTokenizer(reference);
+            var tokenizer = Cli.LoadTokenizerFor(reference, lm.Config);
             var promptIds = tokenizer.Encode(result.GetValue(prompt)!);
             // The KV cache is reserved for prompt + new tokens at once: refuse what the model's positions cannot hold.
             if ((long)promptIds.Count + newTokens > lm.Config.MaxPositionEmbeddings)

@@ -24,7 +24,8 @@ internal static class LogprobsCommand
             var options = runtime.Apply(result);
             string reference = result.GetValue(model)!;
             var lm = PretrainedModels.LoadCausalLM(reference, options, Cli.Warn);
-            var tokenizer = givenText is not null || !result.GetValue(json) ? Cli.LoadTokenizer(reference) : null;
+            // Text can encode to any id of the tokenizer; given --ids are checked against the model below, and then the tokenizer only decodes.
+            var tokenizer = givenText is not null ? Cli.LoadTokenizerFor(reference, lm.Config) : !result.GetValue(json) ? Cli.LoadTokenizer(reference) : null;
             int[] sequence = givenText is not null ? tokenizer!.Encode(givenText).ToArray() : Cli.ParseIds(givenIds!, "--ids");
             Cli.CheckIds(sequence, lm.Config, givenIds is not null ? "--ids" : "--text");
             float[] logprobs = TokenLogprobs(lm, sequence, options);

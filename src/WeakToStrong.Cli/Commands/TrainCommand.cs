@@ -124,7 +124,7 @@ internal static class TrainCommand
                 .ToArray();
             using var lm = PretrainedModels.LoadCausalLM(reference, options, Cli.Warn);
             var training = budget.Options(result, examples.Length);
-            LanguageModelTraining.FineTune(lm, Cli.LoadTokenizer(reference), examples, training, s => Budget.Report(s, training.Steps));
+            LanguageModelTraining.FineTune(lm, Cli.LoadTokenizerFor(reference, lm.Config), examples, training, s => Budget.Report(s, training.Steps));
             PretrainedModels.Save(lm, lm.Config, result.GetValue(budget.Out)!, ModelLocator.Resolve(reference));
             return 0;
         }));
@@ -148,7 +148,9 @@ internal static class TrainCommand
             using var policy = PretrainedModels.LoadCausalLM(start, options, Cli.Warn);
             using var frozen = PretrainedModels.LoadCausalLM(result.GetValue(referenceModel) ?? start, options, Cli.Warn);
             var training = budget.Options(result, pairs.Length);
-            DirectPreferenceOptimization.Train(policy, frozen, Cli.LoadTokenizer(start), pairs, result.GetValue(beta), training, s => Budget.Report(s, training.Steps));
+            var tokenizer = Cli.LoadTokenizerFor(start, policy.Config);
+            tokenizer.RequireIdsWithin(frozen.Config);
+            DirectPreferenceOptimization.Train(policy, frozen, tokenizer, pairs, result.GetValue(beta), training, s => Budget.Report(s, training.Steps));
             PretrainedModels.Save(policy, policy.Config, result.GetValue(budget.Out)!, ModelLocator.Resolve(start));
             return 0;
         }));
@@ -179,7 +181,7 @@ internal static class TrainCommand
             var training = budget.Options(result, preferences?.Length ?? classified!.Length);
             model.InitializeWeights(new TorchSharp.torch.Generator(training.Seed)); // the score head; the backbone is loaded next
             PretrainedModels.LoadWeights(model, directory, PretrainedModels.BackbonePrefix(config), options, Cli.Warn, allowMissing: name => name.StartsWith("score.", StringComparison.Ordinal));
-            var tokenizer = Cli.LoadTokenizer(reference);
+            var tokenizer = Cli.LoadTokenizerFor(reference, config);
             if (preferences is not null) RewardModelTraining.BradleyTerry(model, tokenizer, preferences, training, s => Budget.Report(s, training.Steps));
             else RewardModelTraining.Classification(model, tokenizer, classified!, training, s => Budget.Report(s, training.Steps));
             PretrainedModels.Save(model, config, result.GetValue(budget.Out)!, directory);

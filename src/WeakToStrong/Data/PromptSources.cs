@@ -95,6 +95,25 @@ public static class PromptSources
         };
     }
 
+    /// <summary>
+    /// Where record <paramref name="index"/> of <paramref name="path"/> (as <see cref="Read"/> numbers them) is, for an error
+    /// about it: file:line for JSONL (whose blank lines hold no record), else the record's 1-based number. Reads the file
+    /// again, so it is for error messages only.
+    /// </summary>
+    public static string Location(string path, DatasetFormat format, int index)
+    {
+        if (format == DatasetFormat.Jsonl)
+        {
+            int line = 0, records = 0;
+            foreach (string text in File.ReadAllText(path).Split('\n')) // Read has refused malformed UTF-8 already
+            {
+                line++;
+                if (text.TrimEnd('\r').Length > 0 && records++ == index) return $"{path}:{line}";
+            }
+        }
+        return $"{path}: record {index + 1}";
+    }
+
     // ---- imdb-parquet
 
     const string ReviewLayout = "stanfordnlp/imdb (text, label)";

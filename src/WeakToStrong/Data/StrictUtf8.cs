@@ -9,7 +9,7 @@ namespace WeakToStrong.Data;
 /// <see cref="Encoding.UTF8"/> (and so Parquet.Net and <see cref="File.ReadLines(string)"/>) would: a dataset whose
 /// bytes are not UTF-8 was damaged somewhere, and a silently replaced character would change the prompt.
 /// </summary>
-internal static class StrictUtf8
+public static class StrictUtf8
 {
     /// <summary>Index of the first byte of the first malformed sequence, or -1 when <paramref name="bytes"/> is valid UTF-8.</summary>
     public static int FirstInvalidByte(ReadOnlySpan<byte> bytes)
@@ -46,6 +46,18 @@ internal static class StrictUtf8
         foreach (byte b in lineStart)
             if ((b & 0xC0) != 0x80) column++;  // count lead bytes only: one per scalar value
         return (line, column);
+    }
+
+    /// <summary>
+    /// The text of a UTF-8 file (a byte-order mark dropped), refusing malformed bytes at their line and column where
+    /// <see cref="File.ReadAllText(string)"/> would turn them into U+FFFD. Every text file a user gives is read through here.
+    /// </summary>
+    public static string ReadAllText(string path)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        RequireValidFile(path, bytes);
+        int bom = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
+        return Encoding.UTF8.GetString(bytes, bom, bytes.Length - bom);
     }
 
     /// <summary>

@@ -55,7 +55,7 @@ public static class AlpacaEvalOutputs
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: model outputs file not found");
         JsonDocument document;
-        try { document = JsonDocument.Parse(File.ReadAllBytes(path)); }
+        try { document = JsonDocument.Parse(Data.StrictUtf8.ReadAllText(path)); }
         catch (JsonException e) { throw new InvalidInputException($"{path}: not valid JSON ({e.Message})", e); }
         using (document)
         {

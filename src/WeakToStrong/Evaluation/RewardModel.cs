@@ -19,6 +19,7 @@ public sealed class RewardModel : IDisposable
     /// transformers' apply_chat_template(tokenize=True) encodes it.</param>
     public RewardModel(SequenceClassifier classifier, HfTokenizer tokenizer, ModelOptions options, bool addSpecialTokens = true)
     {
+        tokenizer.RequireIdsWithin(classifier.Config);
         this.classifier = classifier;
         this.options = options;
         Tokenizer = tokenizer;

@@ -15,7 +15,7 @@ public static partial class ExperimentConfigParser
     public static ExperimentConfig Load(string path)
     {
         if (!File.Exists(path)) throw new InvalidInputException($"experiment config {path} not found");
-        return Parse(File.ReadAllText(path), path);
+        return Parse(StrictUtf8.ReadAllText(path), path);
     }
 
     public static ExperimentConfig Parse(string yaml, string source)

@@ -128,6 +128,49 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
                     "EFT needs one vocabulary; use cbs, which guides across vocabularies, or restrict the sweep's bases");
     }
 
+    /// <summary>
+    /// Refuses, before anything is written, a prompt that would not fit a model's positions with max_new_tokens (the check
+    /// each search makes when it starts, made early and naming the dataset line) and a tokenizer that can produce ids
+    /// beyond its model's vocabulary. Reads the tokenizers and config.json files only, no weights.
+    /// </summary>
+    public void CheckPrompts(IReadOnlyList<(TaskPrompt Prompt, int Index)> prompts, IReadOnlyDictionary<string, ModelFingerprint> models)
+    {
+        int maxNewTokens = config.Generation.MaxNewTokens;
+        foreach (var (role, spec) in GeneratingModels())
+        {
+            string path = models[role].Path;
+            var modelConfig = ModelConfig.Load(Path.Combine(path, "config.json"));
+            var tokenizer = HfTokenizer.Load(path);
+            tokenizer.RequireIdsWithin(modelConfig);
+            var template = spec.Template.Resolve(path);
+            foreach (var (prompt, index) in prompts)
+            {
+                int tokens = tokenizer.Encode(template.Apply(prompt.Prompt)).Count + maxNewTokens;
+                if (tokens > modelConfig.MaxPositionEmbeddings)
+                    throw new InvalidInputException($"{PromptLocation(index)}: prompt {prompt.Id} in model {spec.Name}'s template plus max_new_tokens {maxNewTokens} " +
+                        $"is {tokens} tokens, beyond the {modelConfig.MaxPositionEmbeddings} positions of {modelConfig.Path}; shorten the prompt or max_new_tokens");
+            }
+        }
+    }
+
+    /// <summary>The models a prompt and its response must fit, as the searches check them: each cell's sampler, and EFT's small pair.</summary>
+    IEnumerable<(string Role, ModelSpec Spec)> GeneratingModels()
+    {
+        var roles = new SortedDictionary<string, ModelSpec>(StringComparer.Ordinal);
+        foreach (var cell in Cells)
+        {
+            if (cell.Method.Kind is MethodKind.SmallTuned or MethodKind.Eft && config.Tuned is { } tuned) roles["tuned"] = tuned;
+            if (cell.Method.Kind is MethodKind.SmallUntuned or MethodKind.Eft && config.Untuned is { } untuned) roles["untuned"] = untuned;
+            if (cell.Method.Kind is not (MethodKind.SmallTuned or MethodKind.SmallUntuned) && cell.BaseModel is string name)
+                roles["base:" + name] = config.Bases.Single(b => b.Name == name);
+        }
+        return roles.Select(kv => (kv.Key, kv.Value));
+    }
+
+    string PromptLocation(int index) => config.Dataset.Path is string path
+        ? PromptSources.Location(path, config.Dataset.Format, index)
+        : $"{config.Source}: generated {config.Task} prompt {index}";
+
     public void Run(IRunProgress progress)
     {
         options.Validate();
@@ -137,11 +180,12 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         var mine = prompts.Select((p, i) => (Prompt: p, Index: i)).Where(p => p.Index % options.ShardCount == options.ShardIndex).ToArray();
         var models = ResolveModels();
         CheckVocabularies(models);
+        CheckPrompts(mine, models);
         // Said before any weights are read, and a run that cannot fit stops here, before its directory is written.
         var estimate = EstimateMemory(models, mine.Select(p => p.Prompt).ToArray(), options.Models.DType);
         foreach (string line in estimate.Lines()) progress.Message(line);
         progress.Message(estimate.CheckFits(DeviceMemory.Of(options.Models.DeviceNames, options.DeviceMemoryGiB), config.Source));
-        string configText = File.Exists(config.Source) ? File.ReadAllText(config.Source) : throw new InvalidInputException($"{config.Source} not found");
+        string configText = File.Exists(config.Source) ? StrictUtf8.ReadAllText(config.Source) : throw new InvalidInputException($"{config.Source} not found");
         var manifest = new RunManifest(config.Name, config.Source, RunManifest.Hash(configText), configText, RunManifest.CodeVersionNow,
             DateTime.UtcNow.ToString("O"), RunManifest.MachineNow(), models, options.ShardIndex, options.ShardCount, options.Quick, options.Limit);
         string logPath = Directory.ShardGenerations(options.ShardIndex, options.ShardCount);

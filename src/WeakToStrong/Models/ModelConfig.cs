@@ -115,7 +115,7 @@ public sealed partial record ModelConfig
         JsonElement root;
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllText(path));
+            using var document = JsonDocument.Parse(Data.StrictUtf8.ReadAllText(path));
             root = document.RootElement.Clone();
         }
         catch (JsonException e)

@@ -192,7 +192,9 @@ public static class PretrainedModels
                     throw new InvalidInputException(
                         $"{directory}: tensor \"{stored}\" has shape [{string.Join(", ", entry.Shape)}], expected [{string.Join(", ", parameter.shape)}] from config.json");
                 using var scope = NewDisposeScope();
-                parameter.copy_(checkpoint.ReadTensor(stored, options.DType, parameter.device)); // each part of a device map on its own device
+                var weights = checkpoint.ReadTensor(stored, options.DType, parameter.device); // each part of a device map on its own device
+                RequireFinite(weights, entry, checkpoint.PathOf(stored));
+                parameter.copy_(weights);
                 used.Add(stored);
             }
         }
@@ -200,6 +202,20 @@ public static class PretrainedModels
         var unused = checkpoint.Names.Where(n => !used.Contains(n) && !IsRecomputedBuffer(n) && n != tiedHead).OrderBy(n => n).ToList();
         if (unused.Count > 0 && warn is not null)
             warn($"{directory}: {unused.Count} tensor(s) not used by {model.GetName()}: {string.Join(", ", unused.Take(5))}{(unused.Count > 5 ? ", …" : "")}");
+    }
+
+    /// <summary>
+    /// Refuses a tensor holding NaN or ±Inf (as converted to the run dtype, so a float32 value beyond float16's range counts):
+    /// such weights give NaN log-probabilities and crash sampling far from their cause. One pass over the tensor just read.
+    /// </summary>
+    static void RequireFinite(Tensor weights, SafetensorsEntry entry, string file)
+    {
+        if (!weights.is_floating_point() || weights.isfinite().all().item<bool>()) return;
+        long nan = weights.isnan().sum().item<long>();
+        long infinite = weights.isinf().sum().item<long>();
+        string converted = entry.ScalarType == weights.dtype ? "" : $" once converted from {entry.DType} to {weights.dtype.ToString().ToLowerInvariant()}";
+        throw new InvalidInputException(
+            $"{entry.Name} in {file} holds {nan} NaN and {infinite} infinite value(s){converted}; expected finite weights (a checkpoint saved after training diverged?)");
     }
 
     static string? StoredName(SafetensorsCheckpoint checkpoint, string name, string backbonePrefix)

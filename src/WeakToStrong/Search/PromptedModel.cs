@@ -56,6 +56,14 @@ public sealed record PromptFormat(string? Literal, string? SystemPrompt = null)
 /// <summary>A causal LM with its tokenizer and prompt template: one participant of a search.</summary>
 public sealed record PromptedModel(string Name, CausalLanguageModel Model, HfTokenizer Tokenizer, PromptTemplate Template)
 {
+    public HfTokenizer Tokenizer { get; init; } = Fitted(Tokenizer, Model);
+
+    static HfTokenizer Fitted(HfTokenizer tokenizer, CausalLanguageModel model)
+    {
+        tokenizer.RequireIdsWithin(model.Config);
+        return tokenizer;
+    }
+
     /// <summary>The prompt's token ids, encoded without special tokens (the reference implementation's default).</summary>
     public int[] EncodePrompt(string rawPrompt)
     {

@@ -21,16 +21,7 @@ public static class ResponseScoring
     public static IReadOnlyList<ResponseToScore> Read(string path)
     {
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: file not found (expected JSONL lines {{\"prompt\", \"response\", \"finished\"}})");
-        string text;
-        try
-        {
-            text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(File.ReadAllBytes(path));
-        }
-        catch (DecoderFallbackException e)
-        {
-            int line = 1 + File.ReadAllBytes(path).Take(e.Index).Count(b => b == (byte)'\n');
-            throw new InvalidInputException($"{path}:{line}: invalid UTF-8");
-        }
+        string text = Data.StrictUtf8.ReadAllText(path);
         var lines = text.Split('\n');
         var rows = new List<ResponseToScore>();
         for (int i = 0; i < lines.Length; i++)

@@ -118,7 +118,7 @@ internal sealed class ByteLevelBpeBackend : TokenizerBackend
         var vocabulary = ReadVocabulary(JsonFiles.ReadObject(vocabPath), vocabPath);
         string mergesPath = Path.Combine(directory, MergesFile);
         var merges = new List<string>();
-        foreach (var (line, index) in File.ReadLines(mergesPath).Select((l, i) => (l, i)))
+        foreach (var (line, index) in Data.StrictUtf8.ReadAllText(mergesPath).Split('\n').Select((l, i) => (l.TrimEnd('\r'), i)))
         {
             if (line.Length == 0 || index == 0 && line.StartsWith("#version", StringComparison.Ordinal)) continue;
             if (line.Split(' ').Length != 2)

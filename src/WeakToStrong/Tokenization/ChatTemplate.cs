@@ -11,7 +11,7 @@ public sealed record ChatMessage(string Role, string Content)
     public static List<ChatMessage> ReadJsonFile(string path)
     {
         string text;
-        try { text = File.ReadAllText(path, Encoding.UTF8); }
+        try { text = Data.StrictUtf8.ReadAllText(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new InvalidInputException($"{path}: cannot be read: {e.Message}", e); }
         System.Text.Json.JsonDocument document;
         try { document = System.Text.Json.JsonDocument.Parse(text); }
@@ -132,7 +132,7 @@ public sealed class ChatTemplate
 
     static string ReadText(string path)
     {
-        try { return File.ReadAllText(path, Encoding.UTF8); }
+        try { return Data.StrictUtf8.ReadAllText(path); }
         catch (IOException e) { throw new InvalidInputException($"{path}: cannot be read: {e.Message}", e); }
     }
 

@@ -48,11 +48,19 @@ public sealed class HfTokenizer
     /// <summary>Every id that ends generation: the tokenizer's eos, then generation_config.json's eos_token_id (an int or a list).</summary>
     public IReadOnlyList<int> EosTokenIds { get; }
 
-    HfTokenizer(string directory, TokenizerBackend backend, TokenizerSettings settings)
+    /// <summary>The file the vocabulary was read from (tokenizer.json, tokenizer.model, vocab.json or vocab.txt).</summary>
+    public string VocabularyFile { get; }
+
+    /// <summary>The highest id the tokenizer can produce, added tokens included (-1 for an empty vocabulary).</summary>
+    public int MaxId { get; }
+
+    HfTokenizer(string directory, TokenizerBackend backend, TokenizerSettings settings, string vocabularyFile)
     {
         ModelDirectory = directory;
+        VocabularyFile = vocabularyFile;
         _backend = backend;
         foreach (var (token, id) in backend.Vocabulary) _tokenOfId.TryAdd(id, token);
+        MaxId = _tokenOfId.Count == 0 ? -1 : _tokenOfId.Keys.Max();
 
         var roleIds = new Dictionary<string, int>();
         foreach (string role in TokenizerSettings.Roles)
@@ -119,19 +127,34 @@ public sealed class HfTokenizer
         {
             string path = File(ByteLevelBpeBackend.TokenizerJsonFile);
             var root = JsonFiles.ReadObject(path);
-            if (ByteLevelBpeBackend.IsByteLevelBpe(root)) return new HfTokenizer(modelDirectory, ByteLevelBpeBackend.FromTokenizerJson(root, path), settings);
-            if (SentencePieceBpeBackend.IsSentencePieceStyleBpe(root)) return new HfTokenizer(modelDirectory, SentencePieceBpeBackend.FromTokenizerJson(root, path), settings);
+            if (ByteLevelBpeBackend.IsByteLevelBpe(root)) return new HfTokenizer(modelDirectory, ByteLevelBpeBackend.FromTokenizerJson(root, path), settings, path);
+            if (SentencePieceBpeBackend.IsSentencePieceStyleBpe(root)) return new HfTokenizer(modelDirectory, SentencePieceBpeBackend.FromTokenizerJson(root, path), settings, path);
             unusedTokenizerJson = $"{path} has model.type \"{root.Property("model")?.Property("type")}\", which is read only through the files below; ";
         }
         if (System.IO.File.Exists(File(SentencePieceBackend.ModelFile)))
-            return new HfTokenizer(modelDirectory, SentencePieceBackend.Load(modelDirectory, settings), settings);
+            return new HfTokenizer(modelDirectory, SentencePieceBackend.Load(modelDirectory, settings), settings, File(SentencePieceBackend.ModelFile));
         if (System.IO.File.Exists(File(ByteLevelBpeBackend.VocabJsonFile)) && System.IO.File.Exists(File(ByteLevelBpeBackend.MergesFile)))
-            return new HfTokenizer(modelDirectory, ByteLevelBpeBackend.FromVocabAndMerges(modelDirectory, settings), settings);
+            return new HfTokenizer(modelDirectory, ByteLevelBpeBackend.FromVocabAndMerges(modelDirectory, settings), settings, File(ByteLevelBpeBackend.VocabJsonFile));
         if (System.IO.File.Exists(File(WordPieceBackend.VocabFile)))
-            return new HfTokenizer(modelDirectory, WordPieceBackend.Load(modelDirectory, settings), settings);
+            return new HfTokenizer(modelDirectory, WordPieceBackend.Load(modelDirectory, settings), settings, File(WordPieceBackend.VocabFile));
 
         throw new InvalidInputException($"{modelDirectory}: no tokenizer found; {unusedTokenizerJson}looked for {ByteLevelBpeBackend.TokenizerJsonFile} (byte-level BPE), "
             + $"{SentencePieceBackend.ModelFile} (SentencePiece), {ByteLevelBpeBackend.VocabJsonFile} + {ByteLevelBpeBackend.MergesFile} (GPT-2 BPE), {WordPieceBackend.VocabFile} (WordPiece)");
+    }
+
+    /// <summary>
+    /// Refuses pairing this tokenizer with a model whose embedding has no row for some of its ids (Llama-style added
+    /// tokens beyond vocab_size): any text could encode to one of them. A model with more rows than the tokenizer has
+    /// ids is fine, as many real ones are padded.
+    /// </summary>
+    public void RequireIdsWithin(Models.ModelConfig config)
+    {
+        if (MaxId < config.VocabSize) return;
+        int beyond = _tokenOfId.Keys.Count(id => id >= config.VocabSize);
+        bool added = _backend.AddedTokens.Any(t => t.Id == MaxId);
+        throw new InvalidInputException(
+            $"{VocabularyFile}{(added ? " with its added tokens" : "")}: the tokenizer has {beyond} token id(s) at or beyond {config.VocabSize} (up to {MaxId}, {(added ? "added token" : "token")} \"{_tokenOfId[MaxId]}\"), "
+            + $"but {config.Path} has vocab_size {config.VocabSize}; expected every tokenizer id below the model's vocabulary size");
     }
 
     public string? IdToToken(int id) => _tokenOfId.GetValueOrDefault(id);

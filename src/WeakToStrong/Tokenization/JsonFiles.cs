@@ -11,7 +11,7 @@ internal static class JsonFiles
     public static JsonElement ReadObject(string path)
     {
         string text;
-        try { text = File.ReadAllText(path); }
+        try { text = Data.StrictUtf8.ReadAllText(path); }
         catch (IOException e) { throw new InvalidInputException($"{path}: cannot be read: {e.Message}", e); }
         try
         {

@@ -39,7 +39,8 @@ internal sealed class WordPieceBackend : TokenizerBackend
         string path = Path.Combine(directory, VocabFile);
         var vocabulary = new Dictionary<string, int>();
         int lineNumber = 0;
-        foreach (string line in File.ReadLines(path)) vocabulary[line.TrimEnd('\r')] = lineNumber++; // a repeated token keeps its last id, as HF's load_vocab
+        var lines = Data.StrictUtf8.ReadAllText(path).Split('\n');
+        foreach (string line in lines[^1].Length == 0 ? lines[..^1] : lines) vocabulary[line.TrimEnd('\r')] = lineNumber++; // a repeated token keeps its last id, as HF's load_vocab
         if (vocabulary.Count == 0) throw new InvalidInputException($"{path}: expected one WordPiece token per line, found an empty file");
 
         // BertTokenizer's defaults, overridden by the side files.

@@ -244,6 +244,9 @@ public sealed class SafetensorsCheckpoint : IDisposable
         return FileOf(name).ReadTensor(name, dtype, device);
     }
 
+    /// <summary>The path of the file that stores tensor <paramref name="name"/>.</summary>
+    public string PathOf(string name) => FileOf(name).Path;
+
     private SafetensorsFile FileOf(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
