@@ -14,7 +14,7 @@ internal static class ExperimentCommands
 {
     static readonly IAnsiConsole Progress = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
 
-    public static IEnumerable<Command> Create() => [Validate(), Run(), Merge(), Evaluate(), Plot(), Report()];
+    public static IEnumerable<Command> Create() => [Validate(), Run(), Merge(), ChangedModels(), Evaluate(), Plot(), Report()];
 
     static Option<string?> ZooDirectory() => new("--zoo") { Description = "zoo directory for zoo:NAME models (default $WTS_ZOO_DIR or ~/.cache/weak-to-strong/zoo)" };
 
@@ -96,6 +96,21 @@ internal static class ExperimentCommands
         command.SetAction(result => Cli.Run(() =>
         {
             ShardMerge.Merge(new RunDirectory(result.GetValue(directory)!), Console.Error.WriteLine);
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command ChangedModels()
+    {
+        var directory = new Argument<string>("RUN_DIR");
+        var zoo = ZooDirectory();
+        var command = new Command("changed-models",
+            "Print one line per model whose content here (weights, config, tokenizer) differs from what the run in RUN_DIR used; nothing when it is the same.") { directory, zoo };
+        command.SetAction(result => Cli.Run(() =>
+        {
+            foreach (string line in StaleRuns.ChangedModels(new RunDirectory(result.GetValue(directory)!), result.GetValue(zoo) ?? Zoo.DefaultDirectory, Console.Error.WriteLine))
+                Console.WriteLine(line);
             return 0;
         }));
         return command;
