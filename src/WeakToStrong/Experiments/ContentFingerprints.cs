@@ -49,9 +49,8 @@ public sealed partial class ContentFingerprints(string cacheFile)
 
     public string Fingerprint(string directory, Action<string>? log = null)
     {
+        // A directory without safetensors weights is left to the loader, whose error says what it found instead.
         var files = FilesOf(directory);
-        if (!files.Any(f => f.EndsWith(".safetensors", StringComparison.Ordinal)))
-            throw new InvalidInputException($"{directory}: no *.safetensors weights to fingerprint");
         FilesHashed = 0;
         var cache = Load(log);
         var hashed = new Dictionary<string, CachedHash>(StringComparer.Ordinal);

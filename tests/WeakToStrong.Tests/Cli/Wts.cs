@@ -17,6 +17,8 @@ internal static class Wts
             RedirectStandardError = true,
             WorkingDirectory = RepositoryPaths.Root,
         };
+        // Model fingerprints' hash cache: the tests' own, not the user's ~/.cache/weak-to-strong.
+        start.Environment["WTS_CACHE_DIR"] = Path.Combine(Path.GetTempPath(), "wts-tests-cache");
         start.ArgumentList.Add(dll);
         foreach (var arg in args) start.ArgumentList.Add(arg);
         using var process = Process.Start(start)!;
