@@ -41,7 +41,7 @@ internal static class ExperimentCommands
                     foreach (string line in missing) Console.WriteLine($"{path}: missing here: {line}");
                     continue;
                 }
-                runner.CheckVocabularies(runner.ResolveModels());
+                runner.CheckVocabularies(runner.ResolveModels(Console.Error.WriteLine));
                 Console.WriteLine($"{path}: every model found; vocabularies fit the methods");
             }
             return 0;
