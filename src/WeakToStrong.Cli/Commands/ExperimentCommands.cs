@@ -15,7 +15,7 @@ internal static class ExperimentCommands
 {
     static readonly IAnsiConsole Progress = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
 
-    public static IEnumerable<Command> Create() => [Validate(), Run(), Merge(), Evaluate(), Plot(), Report()];
+    public static IEnumerable<Command> Create() => [Validate(), Run(), Merge(), ChangedModels(), Evaluate(), Plot(), Report()];
 
     static Option<double?> DeviceMemoryOption() => new("--device-memory")
         { Description = "GiB of memory per device, when the queried figure is missing or wrong (default: MemAvailable for cpu, nvidia-smi for cuda)" };
@@ -49,7 +49,7 @@ internal static class ExperimentCommands
                     foreach (string line in missing) Console.WriteLine($"{path}: missing here: {line}");
                     continue;
                 }
-                var models = runner.ResolveModels();
+                var models = runner.ResolveModels(Console.Error.WriteLine);
                 runner.CheckVocabularies(models);
                 Console.WriteLine($"{path}: every model found; vocabularies fit the methods");
                 var estimate = runner.EstimateMemory(models, runner.Prompts(), ModelOptions.ParseDType(result.GetValue(dtype)));
@@ -117,6 +117,21 @@ internal static class ExperimentCommands
         command.SetAction(result => Cli.Run(() =>
         {
             ShardMerge.Merge(new RunDirectory(result.GetValue(directory)!), Console.Error.WriteLine);
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command ChangedModels()
+    {
+        var directory = new Argument<string>("RUN_DIR");
+        var zoo = ZooDirectory();
+        var command = new Command("changed-models",
+            "Print one line per model whose content here (weights, config, tokenizer) differs from what the run in RUN_DIR used; nothing when it is the same.") { directory, zoo };
+        command.SetAction(result => Cli.Run(() =>
+        {
+            foreach (string line in StaleRuns.ChangedModels(new RunDirectory(result.GetValue(directory)!), result.GetValue(zoo) ?? Zoo.DefaultDirectory, Console.Error.WriteLine))
+                Console.WriteLine(line);
             return 0;
         }));
         return command;

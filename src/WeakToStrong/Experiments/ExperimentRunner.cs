@@ -73,14 +73,17 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         return prompts.Take(count).ToArray();
     }
 
-    /// <summary>Resolves every model the config names (an error names the first that is missing) and fingerprints it.</summary>
-    public IReadOnlyDictionary<string, ModelFingerprint> ResolveModels()
+    /// <summary>
+    /// Resolves every model the config names (an error names the first that is missing) and fingerprints its content;
+    /// <paramref name="log"/> hears of files large enough that hashing them takes a while.
+    /// </summary>
+    public IReadOnlyDictionary<string, ModelFingerprint> ResolveModels(Action<string>? log = null)
     {
         var models = new SortedDictionary<string, ModelFingerprint>(StringComparer.Ordinal);
         void Add(string role, string reference, string field)
         {
             string path = resolver.Resolve(reference, $"{config.Source}: {field}");
-            models[role] = new ModelFingerprint(reference, path, ModelResolver.Fingerprint(path));
+            models[role] = new ModelFingerprint(reference, path, ModelResolver.Fingerprint(path, log));
         }
         for (int i = 0; i < config.Bases.Count; i++) Add("base:" + config.Bases[i].Name, config.Bases[i].Reference, $"models.bases[{i}] ({config.Bases[i].Reference})");
         if (config.Tuned is { } tuned) Add("tuned", tuned.Reference, "models.tuned");
@@ -178,7 +181,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
             throw new InvalidInputException($"{config.Source}: {missing.Count} input(s) missing here: {string.Join("; ", missing)}");
         var prompts = Prompts();
         var mine = prompts.Select((p, i) => (Prompt: p, Index: i)).Where(p => p.Index % options.ShardCount == options.ShardIndex).ToArray();
-        var models = ResolveModels();
+        var models = ResolveModels(progress.Message);
         CheckVocabularies(models);
         CheckPrompts(mine, models);
         // Said before any weights are read, and a run that cannot fit stops here, before its directory is written.

@@ -1,6 +1,4 @@
-using System.Security.Cryptography;
 using WeakToStrong.Models;
-using WeakToStrong.Models.Safetensors;
 using WeakToStrong.World;
 
 namespace WeakToStrong.Experiments;
@@ -33,26 +31,6 @@ public sealed class ModelResolver(string zooRoot, string task, bool quickZoo)
             : $"{field}: the {task} zoo is not built at {Zoo.Directory}; run `wts zoo build --task {task}{(Zoo.Plan.Quick ? " --quick" : "")}` (or ./run-all.sh), or set WTS_ZOO_DIR");
     }
 
-    /// <summary>
-    /// SHA-256 of config.json and every safetensors header (names, dtypes, shapes, offsets) with the file's
-    /// length: identifies a checkpoint in a run manifest without reading gigabytes of weights.
-    /// </summary>
-    public static string Fingerprint(string directory)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (string file in new[] { "config.json" }.Concat(Directory.GetFiles(directory, "*.safetensors").Select(f => Path.GetFileName(f)).Order()))
-        {
-            string path = Path.Combine(directory, file);
-            if (!File.Exists(path)) continue;
-            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(file + "\n"));
-            if (file.EndsWith(".safetensors", StringComparison.Ordinal))
-            {
-                using var safetensors = SafetensorsFile.Open(path);
-                hash.AppendData(safetensors.RawHeader);
-                hash.AppendData(BitConverter.GetBytes(safetensors.FileLength));
-            }
-            else hash.AppendData(File.ReadAllBytes(path));
-        }
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
-    }
+    /// <summary>The model's content fingerprint (<see cref="ContentFingerprints"/>), with the hash cache in its default place.</summary>
+    public static string Fingerprint(string directory, Action<string>? log = null) => ContentFingerprints.Default.Fingerprint(directory, log);
 }

@@ -80,11 +80,15 @@ public sealed record RunManifest(
         if (recorded.ConfigSha256 != ConfigSha256) return "the config changed since (its SHA-256 differs)";
         if (recorded.Quick != Quick) return $"it was run {(recorded.Quick ? "with" : "without")} --quick";
         if (recorded.Limit != Limit) return $"it was run with --limit {recorded.Limit?.ToString() ?? "(none)"}";
-        foreach (var (role, model) in Models)
-            if (recorded.Models.TryGetValue(role, out var before) && before.Fingerprint != model.Fingerprint)
-                return $"model {role} ({model.Path}) changed since (fingerprint {before.Fingerprint[..12]} → {model.Fingerprint[..12]})";
-        return null;
+        return ChangedModels(recorded) is [var changed, ..] ? changed : null;
     }
+
+    /// <summary>One line per model whose content differs from the one <paramref name="recorded"/> ran with (none: the same weights).</summary>
+    public IReadOnlyList<string> ChangedModels(RunManifest recorded) =>
+        Models.Where(m => recorded.Models.TryGetValue(m.Key, out var before) && before.Fingerprint != m.Value.Fingerprint)
+            .Select(m => $"model {m.Key} ({m.Value.Reference} at {m.Value.Path}) is not the one the run used: its weights, config or tokenizer changed " +
+                $"(fingerprint {recorded.Models[m.Key].Fingerprint[..12]}… recorded, {m.Value.Fingerprint[..12]}… here)")
+            .ToArray();
 }
 
 public sealed record ModelFingerprint(string Reference, string Path, string Fingerprint);

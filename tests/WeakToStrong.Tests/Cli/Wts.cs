@@ -37,6 +37,8 @@ internal static class Wts
             RedirectStandardError = true,
             WorkingDirectory = RepositoryPaths.Root,
         };
+        // Model fingerprints' hash cache: the tests' own, not the user's ~/.cache/weak-to-strong.
+        start.Environment["WTS_CACHE_DIR"] = Path.Combine(Path.GetTempPath(), "wts-tests-cache");
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         if (stdoutPath is not null) start.Environment["WTS_TEST_STDOUT"] = stdoutPath;
         foreach (var arg in args) start.ArgumentList.Add(arg);
