@@ -56,12 +56,6 @@ internal static class Cli
         {
             return Report(e, Console.Error);
         }
-        catch (Exception e) when (NativeRequirements.IsLoadFailure(e))
-        {
-            // A system too old for TorchSharp's native library: say which requirement it misses, not a stack trace.
-            Console.Error.WriteLine($"wts: error: {NativeRequirements.Explain(e)}");
-            return 3;
-        }
     }
 
     /// <summary>
@@ -75,6 +69,8 @@ internal static class Cli
             e = e.InnerException!;
         (string message, int code) = e switch
         {
+            // A system too old for TorchSharp's native library: say which requirement it misses.
+            _ when NativeRequirements.IsLoadFailure(exception) => (NativeRequirements.Explain(exception), EnvironmentFailure),
             InvalidInputException => (e.Message, BadInput),
             EnvironmentFailureException => (e.Message, EnvironmentFailure),
             UnauthorizedAccessException => ($"permission denied: {e.Message}", EnvironmentFailure),
