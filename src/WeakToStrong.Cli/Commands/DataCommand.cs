@@ -18,9 +18,10 @@ internal static class DataCommand
         var pretrainCount = new Option<int?>("--pretrain-count") { Description = "pretraining texts (default: --count)" };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 0UL };
         var prefix = new Option<string>("--prefix") { Description = "file name prefix, e.g. sample-", DefaultValueFactory = _ => "" };
+        var force = new Option<bool>(OutputPaths.ForceFlag) { Description = "write into a non-empty --out directory (no existing file is ever replaced)" };
         var generate = new Command("generate", "Generate pretraining texts, train/test prompts and preference pairs (and, for sentiment, classifier data).")
         {
-            task, output, count, pretrainCount, seed, prefix,
+            task, output, count, pretrainCount, seed, prefix, force,
         };
         generate.SetAction(result => Cli.Run(() =>
         {
@@ -36,6 +37,12 @@ internal static class DataCommand
             var sizes = new DatasetSizes(pretraining, records, records, records);
             bool all = name == "all";
             var tasks = all ? TaskGenerators.All : [TaskGenerators.Get(name)];
+            const string whatToDo = "choose an empty or new --out directory, or another --prefix";
+            bool intoNonEmpty = result.GetValue(force);
+            if (all) OutputPaths.RequireWritable(directory, "--out", intoNonEmpty, entry => tasks.Any(t => t.Name == entry), [], whatToDo);
+            foreach (var generator in tasks) // every target checked before anything is written
+                OutputPaths.RequireWritable(all ? Path.Combine(directory, generator.Name) : directory, "--out", intoNonEmpty, _ => false,
+                    TaskDatasets.FileNames(generator, filePrefix), whatToDo);
             foreach (var generator in tasks)
             {
                 string target = all ? Path.Combine(directory, generator.Name) : directory;

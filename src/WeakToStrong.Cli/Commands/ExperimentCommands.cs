@@ -75,11 +75,12 @@ internal static class ExperimentCommands
         var resume = new Option<bool>("--resume") { Description = "continue a run in its output directory, skipping what is done" };
         var limit = new Option<int?>("--limit") { Description = "only the first N prompts" };
         var quick = new Option<bool>("--quick") { Description = $"smoke run: the quick zoo, at most {RunOptions.QuickPrompts} prompts, the first seed" };
-        var output = new Option<string?>("--output") { Description = "run directory (default: the config's output)" };
+        var output = new Option<string?>("--output") { Description = "run directory (default: the config's output); refused if it holds another run or files wts did not write" };
+        var force = new Option<bool>(OutputPaths.ForceFlag) { Description = "run into a directory that holds other files (none is ever replaced)" };
         var zoo = ZooDirectory();
         var deviceMemory = DeviceMemoryOption();
         var runtime = new RuntimeOptions();
-        var command = new Command("run", "Generate every cell of an experiment (then evaluate and plot, unless sharded).") { config, shard, resume, limit, quick, output, zoo, deviceMemory };
+        var command = new Command("run", "Generate every cell of an experiment (then evaluate and plot, unless sharded).") { config, shard, resume, limit, quick, output, force, zoo, deviceMemory };
         runtime.AddTo(command);
         command.SetAction(result => Cli.Run(() =>
         {
@@ -88,14 +89,16 @@ internal static class ExperimentCommands
             var options = new RunOptions
             {
                 OutputOverride = result.GetValue(output), ShardIndex = index, ShardCount = count, Resume = result.GetValue(resume),
-                Limit = result.GetValue(limit), Quick = result.GetValue(quick), ZooRoot = result.GetValue(zoo) ?? Zoo.DefaultDirectory,
+                Limit = result.GetValue(limit), Quick = result.GetValue(quick), ForceIntoNonEmpty = result.GetValue(force), ZooRoot = result.GetValue(zoo) ?? Zoo.DefaultDirectory,
                 Models = runtime.Apply(result, experiment.DeviceMap), DeviceMemoryGiB = result.GetValue(deviceMemory),
             };
             options.Validate();
             var clock = Stopwatch.StartNew();
             var runner = new ExperimentRunner(experiment, options);
             OutputLocations.CheckFolder(runner.Directory.Path, result.GetValue(output) is null ? $"{result.GetValue(config)}: output" : "--output");
-            WithProgress(runner.Run);
+            WriterLock? held = null;
+            WithProgress(progress => held = runner.Run(progress));
+            using var writing = held; // kept through evaluation: the tables and figures are the run's files too
             if (count > 1)
             {
                 Console.Error.WriteLine($"shard {index}/{count} done in {clock.Elapsed.TotalSeconds:F0} s; when every shard is done: wts merge {runner.Directory.Path}");
@@ -151,6 +154,7 @@ internal static class ExperimentCommands
             var run = new RunDirectory(result.GetValue(directory)!);
             var modelOptions = runtime.Apply(result);
             if (Directory.Exists(run.Path)) OutputLocations.CheckFolder(run.Path, "RUN_DIR"); // rescoring is long; its tables go here
+            using var writing = File.Exists(run.Manifest) ? run.Lock(0, 1) : null; // not a run directory: Evaluate says so, and nothing is written
             Func<ExperimentConfig, IGoldEvaluator>? rescorer = result.GetValue(rescore) || result.GetValue(gold) is not null
                 ? config =>
                 {

@@ -18,7 +18,7 @@ internal static class TrainCommand
         public readonly Option<double> LearningRate = new("--lr") { DefaultValueFactory = _ => 1e-3 };
         public readonly Option<int> Warmup = new("--warmup") { DefaultValueFactory = _ => 20 };
         public readonly Option<ulong> Seed = new("--seed") { DefaultValueFactory = _ => 0UL };
-        public readonly Option<string> Out = new("--out") { Description = "output model directory (replaced atomically)", Required = true };
+        public readonly Option<string> Out = new("--out") { Description = "output model directory; must not exist or be empty (an existing one is never replaced)", Required = true };
         public readonly Option<double?> Epochs = new("--epochs")
         {
             Description = "passes over the data instead of --steps: steps = ⌈epochs × examples / batch size⌉ (batches are drawn at random)",
@@ -45,6 +45,13 @@ internal static class TrainCommand
         /// <param name="examples">how many examples the data holds (for --epochs)</param>
         public TrainingOptions Options(ParseResult result, int? examples = null)
         {
+            string output = result.GetValue(Out)!;
+            string logCsv = Path.Combine(output + ".logs", "loss.csv");
+            // Checked before training: the model and its loss log are written only where nothing is.
+            if (File.Exists(output) || OutputPaths.Entries(output).Count > 0)
+                throw new InvalidInputException($"--out {output}: exists and is not empty; choose a new --out or delete it first (nothing is ever replaced)");
+            if (Path.Exists(logCsv))
+                throw new InvalidInputException($"--out {output}: its loss log {logCsv} exists; choose a new --out or delete it first (nothing is ever replaced)");
             int steps = result.GetValue(Steps), batchSize = result.GetValue(BatchSize);
             if (examples is int count && result.GetValue(Epochs) is double epochs)
             {
@@ -57,7 +64,7 @@ internal static class TrainCommand
             {
                 Steps = steps, BatchSize = batchSize, LearningRate = result.GetValue(LearningRate),
                 WarmupSteps = result.GetValue(Warmup), Seed = result.GetValue(Seed),
-                LogCsv = Path.Combine(result.GetValue(Out)! + ".logs", "loss.csv"),
+                LogCsv = logCsv,
             };
         }
 

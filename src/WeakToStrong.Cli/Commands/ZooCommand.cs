@@ -45,7 +45,8 @@ internal static class ZooCommand
         var quick = new Option<bool>("--quick") { Description = "fewer steps and documents (tests, smoke runs)" };
         var directory = new Option<string?>("--dir") { Description = "zoo directory (default $WTS_ZOO_DIR or ~/.cache/weak-to-strong/zoo)" };
         var threads = new Option<int>("--threads") { Description = "CPU threads for TorchSharp (0 = its default)", DefaultValueFactory = _ => 0 };
-        var command = new Command("build", "Build what is missing of the zoo.") { task, quick, directory, threads };
+        var force = new Option<bool>(OutputPaths.ForceFlag) { Description = "build into a --dir that holds other files (none is ever replaced)" };
+        var command = new Command("build", "Build what is missing of the zoo.") { task, quick, directory, threads, force };
         command.SetAction(result => Cli.Run(() =>
         {
             if (result.GetValue(threads) is > 0 and int n) TorchSharp.torch.set_num_threads(n);
@@ -54,6 +55,7 @@ internal static class ZooCommand
             var tasks = result.GetValue(task) is string one ? [one] : ZooPlan.Tasks;
             foreach (var name in tasks) ZooPlan.For(name, result.GetValue(quick)); // validate before any work
             OutputLocations.CheckFolder(root, "--dir");
+            Zoo.CheckDirectory(root, tasks, result.GetValue(quick), result.GetValue(force));
             var clock = Stopwatch.StartNew();
             foreach (var name in tasks)
             {

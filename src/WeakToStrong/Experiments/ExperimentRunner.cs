@@ -19,6 +19,8 @@ public sealed record RunOptions
     public int? Limit { get; init; }
     /// <summary>The quick zoo, at most <see cref="QuickPrompts"/> prompts and the first seed: a smoke run.</summary>
     public bool Quick { get; init; }
+    /// <summary>Run into a directory that holds other files (never replacing one).</summary>
+    public bool ForceIntoNonEmpty { get; init; }
     public string ZooRoot { get; init; } = Zoo.DefaultDirectory;
     public ModelOptions Models { get; init; } = ModelOptions.Cpu;
     /// <summary>The device's memory in GiB when its own figure is missing or wrong (--device-memory); else it is queried.</summary>
@@ -174,7 +176,8 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         ? PromptSources.Location(path, config.Dataset.Format, index)
         : $"{config.Source}: generated {config.Task} prompt {index}";
 
-    public void Run(IRunProgress progress)
+    /// <summary>Generates what this shard still lacks; returns the run directory's writer lock, which the caller holds while it evaluates and disposes.</summary>
+    public WriterLock Run(IRunProgress progress)
     {
         options.Validate();
         if (MissingInputs() is { Count: > 0 } missing)
@@ -193,8 +196,22 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
             DateTime.UtcNow.ToString("O"), RunManifest.MachineNow(), models, options.ShardIndex, options.ShardCount, options.Quick, options.Limit);
         string logPath = Directory.ShardGenerations(options.ShardIndex, options.ShardCount);
         string manifestPath = Directory.ShardManifest(options.ShardIndex, options.ShardCount);
-        PrepareDirectory(manifest, manifestPath, logPath);
+        var held = PrepareDirectory(manifest, manifestPath, logPath);
+        try
+        {
+            Generate(prompts, mine, models, logPath, progress);
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+        return held;
+    }
 
+    void Generate(IReadOnlyList<TaskPrompt> prompts, (TaskPrompt Prompt, int Index)[] mine, IReadOnlyDictionary<string, ModelFingerprint> models,
+        string logPath, IRunProgress progress)
+    {
         var done = GenerationLog.Read(logPath, repairTornTail: true).Select(r => r.Key).ToHashSet();
         var cells = Cells;
         int total = cells.Count * mine.Length, already = cells.Sum(c => mine.Count(p => done.Contains((c.Key, p.Index))));
@@ -243,23 +260,78 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         }
     }
 
-    void PrepareDirectory(RunManifest manifest, string manifestPath, string logPath)
+    /// <summary>
+    /// Takes the run directory for this shard, or refuses before writing anything: a directory holding files that
+    /// are not a run's (unless --force-into-nonempty, and even then none the run writes may exist), a run of another
+    /// config, --quick, --limit or models (in any shard), another shard split, a run of this shard without --resume,
+    /// or a writer still at work (the lock, held until the caller disposes it).
+    /// </summary>
+    WriterLock PrepareDirectory(RunManifest manifest, string manifestPath, string logPath)
     {
-        System.IO.Directory.CreateDirectory(Directory.Path);
-        if (File.Exists(manifestPath))
+        const string flag = "--output";
+        string path = Directory.Path;
+        var existing = Directory.Manifests();
+        if (existing.Count == 0)
         {
-            var recorded = RunManifest.Read(manifestPath);
-            if (!options.Resume)
-                throw new InvalidInputException($"{Directory.Path} already holds a run of {recorded.ConfigName} ({recorded.CreatedUtc}); " +
-                    "pass --resume to continue it, or choose another output (--output) or delete the directory");
-            if (manifest.Conflict(recorded) is string conflict)
-                throw new InvalidInputException($"cannot resume {Directory.Path}: {conflict}; run into a new output directory instead");
-            return;
+            // No run here yet: every file a run writes must be new, but for a config.yaml that already is this config (a run killed before its manifest).
+            OutputPaths.RequireWritable(path, flag, options.ForceIntoNonEmpty, RunDirectory.IsRunFileName,
+                OutputPaths.Entries(path).Where(n => RunDirectory.IsRunFileName(n) && n != "config.yaml"), "choose another output (--output) or move those files away");
+            if (File.Exists(Directory.Config) && File.ReadAllText(Directory.Config) != manifest.ConfigText)
+                throw new InvalidInputException($"{flag} {path}: config.yaml exists and is not this config; choose another output (--output) (nothing was replaced)");
         }
-        if (File.Exists(logPath))
-            throw new InvalidInputException($"{logPath} exists without its manifest {manifestPath}; move it away or choose another output");
-        File.WriteAllText(Directory.Config, manifest.ConfigText);
-        RunDirectory.WriteAtomically(manifestPath, manifest.ToJson());
+        else OutputPaths.RequireDirectoryOrAbsent(path, flag);
+        System.IO.Directory.CreateDirectory(path);
+        var held = Directory.Lock(options.ShardIndex, options.ShardCount);
+        try
+        {
+            foreach (string other in Directory.Manifests())
+            {
+                var recorded = RunManifest.Read(other);
+                if (manifest.Conflict(recorded) is string conflict)
+                    throw new InvalidInputException($"{path} holds a run of {recorded.ConfigName} ({Name(other)}) that this one would mix with: {conflict}; " +
+                        "run into another output directory (--output) instead");
+                if (options.ShardCount > 1 && recorded.ShardCount > 1 && recorded.ShardCount != options.ShardCount)
+                    throw new InvalidInputException($"{path} holds shard {recorded.ShardIndex} of a {recorded.ShardCount}-way split ({Name(other)}); " +
+                        $"keep one split per directory: run --shard I/{recorded.ShardCount} or into another output directory");
+            }
+            if (File.Exists(manifestPath))
+            {
+                var recorded = RunManifest.Read(manifestPath);
+                if (!options.Resume)
+                    throw new InvalidInputException($"{path} already holds a run of {recorded.ConfigName} ({recorded.CreatedUtc}); " +
+                        "pass --resume to continue it, or choose another output (--output) or delete the directory");
+                return held;
+            }
+            if (File.Exists(logPath))
+                throw new InvalidInputException($"{logPath} exists without its manifest {manifestPath}; move it away or choose another output");
+            WriteConfigOnce(manifest.ConfigText);
+            RunDirectory.WriteAtomically(manifestPath, manifest.ToJson());
+            return held;
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+    }
+
+    static string Name(string path) => System.IO.Path.GetFileName(path);
+
+    /// <summary>config.yaml is shared by the shards: created once (atomically, never replaced), and then it must be this config.</summary>
+    void WriteConfigOnce(string text)
+    {
+        string temporary = $"{Directory.Config}.{Guid.NewGuid():N}.tmp";
+        File.WriteAllText(temporary, text, new System.Text.UTF8Encoding(false));
+        try
+        {
+            File.Move(temporary, Directory.Config, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(Directory.Config))
+        {
+            File.Delete(temporary);
+            if (File.ReadAllText(Directory.Config) != text)
+                throw new InvalidInputException($"{Directory.Config} exists and is not this config; run into another output directory (--output) (nothing was replaced)");
+        }
     }
 
     /// <summary>The gold evaluator a spec names; <paramref name="path"/> is its resolved directory (none for the instruction judge).</summary>

@@ -27,6 +27,26 @@ public sealed record RunDirectory(string Path)
     public IReadOnlyList<string> ShardLogs() =>
         Directory.Exists(Path) ? Directory.GetFiles(Path, "generations.shard-*-of-*.jsonl").Order(StringComparer.Ordinal).ToArray() : [];
 
+    /// <summary>Every manifest here: manifest.json (an unsharded or merged run) and each shard's.</summary>
+    public IReadOnlyList<string> Manifests() =>
+        Directory.Exists(Path) ? Directory.GetFiles(Path, "manifest*.json").Where(f => IsManifestName(System.IO.Path.GetFileName(f))).Order(StringComparer.Ordinal).ToArray() : [];
+
+    /// <summary>The lock a writer of shard i of n holds (n = 1: the whole run, also held by merge and evaluate).</summary>
+    public string ShardLock(int index, int count) => Join(count == 1 ? ".wts-run.lock" : $".wts-shard-{index}-of-{count}.lock");
+
+    /// <summary>Takes the writer's lock of shard i of n, or refuses at once naming the process that holds it.</summary>
+    public WriterLock Lock(int index, int count) =>
+        WriterLock.Acquire(ShardLock(index, count), count == 1 ? $"run directory {Path}" : $"shard {index}/{count} of run directory {Path}");
+
+    /// <summary>The names a run writes: anything else in its directory is someone else's.</summary>
+    public static bool IsRunFileName(string name) =>
+        name is "config.yaml" or "generations.jsonl" or "samples.csv" or "summary.csv" or "figures" or "alpaca_eval"
+        || IsManifestName(name) || WriterLock.IsLockFile(name) || name.EndsWith(".tmp", StringComparison.Ordinal)
+        || (name.StartsWith("generations.shard-", StringComparison.Ordinal) && name.EndsWith(".jsonl", StringComparison.Ordinal));
+
+    static bool IsManifestName(string name) =>
+        name == "manifest.json" || (name.StartsWith("manifest.shard-", StringComparison.Ordinal) && name.EndsWith(".json", StringComparison.Ordinal));
+
     string Join(string name) => System.IO.Path.Combine(Path, name);
 
     public static void WriteAtomically(string path, string text) => OutputLocations.WriteAtomically(path, text);

@@ -12,6 +12,22 @@ public static partial class ShardMerge
         if (logs.Count == 0) throw new InvalidInputException($"{run.Path}: no shard logs (generations.shard-I-of-N.jsonl) to merge");
         foreach (string path in logs) ShardCountOf(path); // every name checked before anything is read
         int count = ShardCountOf(logs[0]);
+        // Merge writes the run's own files, and no shard may still be writing its log.
+        var locks = new List<WriterLock>();
+        try
+        {
+            locks.Add(run.Lock(0, 1));
+            for (int i = 0; i < count; i++) locks.Add(run.Lock(i, count));
+            return Merge(run, logs, count, log);
+        }
+        finally
+        {
+            foreach (var held in locks) held.Dispose();
+        }
+    }
+
+    static int Merge(RunDirectory run, IReadOnlyList<string> logs, int count, Action<string>? log)
+    {
         var manifests = new RunManifest[count];
         var records = new List<GenerationRecord>();
         for (int i = 0; i < count; i++)
@@ -27,6 +43,8 @@ public static partial class ShardMerge
         foreach (string other in logs.Where(l => ShardCountOf(l) != count))
             throw new InvalidInputException($"{other}: a shard of a {ShardCountOf(other)}-way split beside a {count}-way one; keep one split per directory");
 
+        if (File.Exists(run.Manifest) && manifests[0].Conflict(RunManifest.Read(run.Manifest)) is string mixed)
+            throw new InvalidInputException($"{run.Manifest}: the run already merged here is not the shards' run: {mixed}; merge a directory that holds one run");
         var config = ExperimentConfigParser.Parse(manifests[0].ConfigText, run.Config);
         var runner = new ExperimentRunner(config, new RunOptions { Quick = manifests[0].Quick, Limit = manifests[0].Limit });
         int prompts = runner.Prompts().Count;

@@ -44,6 +44,31 @@ public static class Zoo
     public static ZooTask Locate(string root, string task, bool quick) =>
         new(Path.Combine(root, quick ? task + "-quick" : task), ZooPlan.For(task, quick));
 
+    /// <summary>
+    /// Refuses, before anything is built, a zoo directory holding what the zoo did not write (unless <paramref name="intoNonEmpty"/>),
+    /// and always one where a model or the tokenizer would be written over a directory that is not a finished one of ours.
+    /// </summary>
+    public static void CheckDirectory(string root, IReadOnlyList<string> tasks, bool quick, bool intoNonEmpty)
+    {
+        const string flag = "--dir", whatToDo = "choose an empty or new --dir (or set WTS_ZOO_DIR), or move those files away";
+        var taskDirectories = ZooPlan.Tasks.SelectMany(t => new[] { t, t + "-quick" }).ToHashSet(StringComparer.Ordinal);
+        OutputPaths.RequireWritable(root, flag, intoNonEmpty, taskDirectories.Contains, [], whatToDo);
+        foreach (string task in tasks)
+        {
+            var zoo = Locate(root, task, quick);
+            var models = zoo.Plan.Bases.Select(b => b.Name).Concat(["small-untuned", "small-tuned"]).Concat(zoo.Plan.Gold is null ? [] : ["gold"]).ToArray();
+            bool Ours(string name) => name is "tokenizer" or "logs" or "manifest.json" or "manifest.json.tmp" || models.Contains(name)
+                || models.Any(m => name.StartsWith(m + ".saving-", StringComparison.Ordinal) || name.StartsWith(m + ".replaced-", StringComparison.Ordinal));
+            OutputPaths.RequireWritable(zoo.Directory, flag, intoNonEmpty, Ours, [], whatToDo);
+            // A model is built only where its config.json is missing, and saving it replaces the directory: so that directory must not exist.
+            foreach (string model in models)
+                if (Directory.Exists(zoo.Model(model)) && !File.Exists(Path.Combine(zoo.Model(model), "config.json")))
+                    throw new InvalidInputException($"{flag} {root}: {zoo.Model(model)} exists but is not a model the zoo built (no config.json); move it away (nothing was written)");
+            if (Directory.Exists(zoo.Tokenizer) && !File.Exists(Path.Combine(zoo.Tokenizer, "vocab.json")) && OutputPaths.Entries(zoo.Tokenizer).Count > 0)
+                throw new InvalidInputException($"{flag} {root}: {zoo.Tokenizer} holds files but no vocab.json, so it is not the zoo's tokenizer; move it away (nothing was written)");
+        }
+    }
+
     public static ZooTask Build(string root, string task, bool quick, Action<string> log, Action<string, TrainingStep, int>? progress = null)
     {
         var zoo = Locate(root, task, quick);

@@ -136,6 +136,11 @@ public static class TaskDatasets
     /// {prefix}prompts-test.jsonl, {prefix}preferences.jsonl and, for sentiment, {prefix}classifier.jsonl.
     /// Returns the paths written.
     /// </summary>
+    /// <summary>The files <see cref="Generate"/> writes into its directory.</summary>
+    public static IReadOnlyList<string> FileNames(ITaskGenerator task, string prefix = "") =>
+        new[] { "pretrain", "prompts-train", "prompts-test", "preferences" }.Concat(task is SentimentTask ? ["classifier"] : [])
+            .Select(name => prefix + name + ".jsonl").ToArray();
+
     public static IReadOnlyList<string> Generate(ITaskGenerator task, string directory, DatasetSizes sizes, ulong seed, string prefix = "")
     {
         Directory.CreateDirectory(directory);
