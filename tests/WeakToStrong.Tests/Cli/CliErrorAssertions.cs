@@ -1,3 +1,4 @@
+using WeakToStrong;
 using System.Security.Cryptography;
 
 namespace WeakToStrong.Tests.Cli;
@@ -14,7 +15,8 @@ internal static class CliErrorAssertions
 
     /// <summary>
     /// SHA-256 of every file under <paramref name="directory"/> (recursively), keyed by relative path; a symbolic
-    /// link counts as its target's name (a link to /dev/full must not be read).
+    /// link counts as its target's name (a link to /dev/full must not be read). Writer lock files are left out: a
+    /// writer that takes the lock and then refuses writes its pid there.
     /// </summary>
     public static Dictionary<string, string> Snapshot(string directory)
     {
@@ -22,6 +24,7 @@ internal static class CliErrorAssertions
         if (!Directory.Exists(directory)) return hashes;
         foreach (var file in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
         {
+            if (WriterLock.IsLockFile(Path.GetFileName(file))) continue;
             if (new FileInfo(file).LinkTarget is string target)
             {
                 hashes[Path.GetRelativePath(directory, file)] = "link to " + target;

@@ -41,24 +41,16 @@ public class OverwriteCliTests(TinyWorld world) : IClassFixture<TinyWorld>, IDis
         return path;
     }
 
-    /// <summary>SHA-256 of every file but the locks' own (a writer that takes a lock and then refuses writes its pid there).</summary>
-    static Dictionary<string, string> Checksums(string root) =>
-        Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Where(f => !WriterLock.IsLockFile(Path.GetFileName(f)))
-            .ToDictionary(f => Path.GetRelativePath(root, f), f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
+    static Dictionary<string, string> Checksums(string root) => CliErrorAssertions.Snapshot(root);
 
-    /// <summary>Exit 2, exactly one `wts: error:` line and nothing else on stderr (no stack trace), and every file under <paramref name="kept"/> unchanged.</summary>
+    /// <summary>Exit 2 in one `wts: error:` line (after wts run's memory estimate, if any), no stack trace, and every file under <paramref name="kept"/> unchanged.</summary>
     static string AssertRefused(Wts.Result result, string kept, Dictionary<string, string> before, string expected)
     {
-        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}: {result.Stderr}");
-        // Progress (wts run's memory estimate) may come first; the error is one line, and the last.
-        var errors = lines.Where(l => l.StartsWith("wts: error: ", StringComparison.Ordinal)).ToArray();
-        Assert.True(errors.Length == 1 && lines[^1] == errors[0], result.Stderr);
-        Assert.DoesNotContain("   at ", result.Stderr);
-        Assert.Contains(expected, errors[0]);
-        var after = Checksums(kept);
-        foreach (var (file, hash) in before) Assert.True(after.TryGetValue(file, out var now) && now == hash, $"{file} changed or vanished");
-        return errors[0];
+        CliErrorAssertions.AssertOneErrorLine(result, 2, afterProgress: true);
+        string error = result.Stderr.TrimEnd('\n').Split('\n')[^1];
+        Assert.Contains(expected, error);
+        CliErrorAssertions.AssertUnchanged(before, kept);
+        return error;
     }
 
     static void AssertOk(Wts.Result result) => Assert.True(result.ExitCode == 0, result.Stderr);

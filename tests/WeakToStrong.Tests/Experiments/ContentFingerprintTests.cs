@@ -194,20 +194,11 @@ public class ContentFingerprintRunTests(QuickZoo zoo) : IDisposable
         return root;
     }
 
-    static Dictionary<string, string> Checksums(string directory) =>
-        // Lock files are left out: a writer that takes the lock and then refuses writes its pid there.
-        Directory.GetFiles(directory, "*", SearchOption.AllDirectories).Where(f => !WriterLock.IsLockFile(Path.GetFileName(f)))
-            .ToDictionary(f => f, f => Sha256(File.ReadAllBytes(f)));
-
-    /// <summary>Exit code 2, exactly one `wts: error:` line, no stack trace.</summary>
+    /// <summary>Exit code 2 in one error line (after run's progress), no stack trace: the error line.</summary>
     static string AssertOneErrorLine(Cli.Wts.Result result)
     {
-        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}: {result.Stderr}");
-        var errors = result.Stderr.Split('\n').Where(l => l.StartsWith("wts: error:", StringComparison.Ordinal)).ToArray();
-        Assert.True(errors.Length == 1, result.Stderr);
-        Assert.DoesNotContain("   at ", result.Stderr);
-        Assert.DoesNotContain("Exception", result.Stderr);
-        return errors[0];
+        Cli.CliErrorAssertions.AssertOneErrorLine(result, 2, afterProgress: true);
+        return result.Stderr.TrimEnd('\n').Split('\n')[^1];
     }
 
     [Fact]
@@ -218,7 +209,7 @@ public class ContentFingerprintRunTests(QuickZoo zoo) : IDisposable
         var first = Cli.Wts.Run("run", config, "--quick", "--limit", "2", "--output", output, "--zoo", zooRoot);
         Assert.True(first.ExitCode == 0, first.Stderr);
         var recorded = RunManifest.Read(new RunDirectory(output).Manifest).Models["tuned"].Fingerprint;
-        var before = Checksums(output);
+        var before = Cli.CliErrorAssertions.Snapshot(output);
 
         string weights = Path.Combine(zooRoot, "sentiment-quick", "small-tuned", "model.safetensors");
         ChangeOneWeightByte(weights);
@@ -228,7 +219,7 @@ public class ContentFingerprintRunTests(QuickZoo zoo) : IDisposable
         Assert.Contains("model tuned (zoo:small-tuned", error);
         Assert.Contains(recorded[..12], error);
         Assert.Contains(now[..12], error);
-        Assert.Equal(before, Checksums(output));
+        Cli.CliErrorAssertions.AssertUnchanged(before, output);
 
         // What run-all.sh asks before resuming: exactly the changed model, on stdout.
         var changed = Cli.Wts.Run("changed-models", output, "--zoo", zooRoot);
