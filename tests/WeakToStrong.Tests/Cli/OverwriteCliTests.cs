@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using WeakToStrong.Experiments;
 using WeakToStrong.Tests.Search;
 
