@@ -6,6 +6,7 @@ var root = new RootCommand("WeakToStrong: weak-to-strong search (Zhou et al., 20
     LogprobsCommand.Create(),
     TemplateCommand.Create(),
     GenerateCommand.Create(),
+    ServeCommand.Create(),
     RewardCommand.Create(),
     SearchCommand.Create(),
     ScoreCommand.Create(),

@@ -51,6 +51,65 @@ public sealed class KvCache : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes the rows of <paramref name="other"/> (which is left empty) below this cache's. The shorter of the two is
+    /// left-padded with zero columns, so both end at the longer length; the caller masks those columns out. Storage is
+    /// reserved for at least <paramref name="reserve"/> columns.
+    /// </summary>
+    public void Append(KvCache other, int reserve)
+    {
+        if (other.keys.Length != keys.Length) throw new ArgumentException($"cannot join a cache of {other.keys.Length} layers to one of {keys.Length}");
+        int length = Math.Max(Length, other.Length);
+        capacity = Math.Max(reserve, length);
+        for (int layer = 0; layer < keys.Length; layer++)
+        {
+            keys[layer] = Joined(keys[layer], Length, other.keys[layer], other.Length, length);
+            values[layer] = Joined(values[layer], Length, other.values[layer], other.Length, length);
+            other.keys[layer] = other.values[layer] = null;
+        }
+        Length = length;
+        other.Length = 0;
+    }
+
+    Tensor? Joined(Tensor? upper, int upperLength, Tensor? lower, int lowerLength, int length)
+    {
+        var like = upper ?? lower;
+        if (like is null) return null;
+        long rows = (upper?.shape[0] ?? 0) + (lower?.shape[0] ?? 0);
+        var joined = zeros([rows, like.shape[1], capacity, like.shape[3]], dtype: like.dtype, device: like.device).DetachFromDisposeScope();
+        long row = 0;
+        foreach (var (part, partLength) in new[] { (upper, upperLength), (lower, lowerLength) })
+        {
+            if (part is null) continue;
+            joined.narrow(0, row, part.shape[0]).narrow(2, length - partLength, partLength).copy_(part.narrow(2, 0, partLength));
+            row += part.shape[0];
+            part.Dispose();
+        }
+        return joined;
+    }
+
+    /// <summary>Forgets the first <paramref name="count"/> columns of every row (columns no row attends to any more).</summary>
+    public void DropLeadingColumns(int count)
+    {
+        if (count <= 0) return;
+        if (count > Length) throw new ArgumentOutOfRangeException(nameof(count), $"{count} columns of {Length}");
+        for (int layer = 0; layer < keys.Length; layer++)
+        {
+            keys[layer] = Shifted(keys[layer], count);
+            values[layer] = Shifted(values[layer], count);
+        }
+        Length -= count;
+    }
+
+    Tensor? Shifted(Tensor? stored, int count)
+    {
+        if (stored is null) return null;
+        var shifted = zeros_like(stored).DetachFromDisposeScope();
+        shifted.narrow(2, 0, Length - count).copy_(stored.narrow(2, count, Length - count));
+        stored.Dispose();
+        return shifted;
+    }
+
     static Tensor? Gather(Tensor? stored, Tensor rowIndex)
     {
         if (stored is null) return null;

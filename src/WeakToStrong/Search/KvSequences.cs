@@ -75,6 +75,34 @@ public sealed class KvSequences : IDisposable
         mask = rowIndex.Select(i => new List<bool>(mask[i])).ToList();
     }
 
+    /// <summary>
+    /// Takes the rows of <paramref name="other"/> (a batch of the same model, disposed here) after this batch's rows; the
+    /// shorter batch's rows get masked columns in front, so every row still computes what it would alone. Storage is
+    /// reserved for <paramref name="expectedColumns"/> columns. This is how a server admits new requests mid-flight.
+    /// </summary>
+    public void Append(KvSequences other, int expectedColumns)
+    {
+        if (other.model != model) throw new ArgumentException("cannot join batches of different models");
+        int columns = Math.Max(Columns, other.Columns);
+        foreach (var (rows, length) in new[] { (mask, Columns), (other.mask, other.Columns) })
+            foreach (var row in rows) row.InsertRange(0, Enumerable.Repeat(false, columns - length));
+        anyMasked |= other.anyMasked || Columns != other.Columns;
+        cache.Append(other.cache, expectedColumns);
+        mask.AddRange(other.mask);
+        other.mask = [];
+        other.Dispose();
+    }
+
+    /// <summary>Drops the leading columns that every row masks out (left after rows leave), so the batch does not widen forever.</summary>
+    public void DropLeadingMaskedColumns()
+    {
+        int unused = Enumerable.Range(0, Columns).TakeWhile(column => mask.All(row => !row[column])).Count();
+        if (unused == 0) return;
+        cache.DropLeadingColumns(unused);
+        foreach (var row in mask) row.RemoveRange(0, unused);
+        anyMasked = mask.Any(row => row.Contains(false));
+    }
+
     Tensor MaskTensor()
     {
         int columns = mask[0].Count;
