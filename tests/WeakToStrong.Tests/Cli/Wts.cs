@@ -17,9 +17,9 @@ internal static class Wts
     public static Result RunWith(IReadOnlyDictionary<string, string>? environment, params string[] args) =>
         RunWith(environment, [Dll, .. args], shell: false, stdoutPath: null);
 
-    static string Host => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+    internal static string Host => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
 
-    static string Dll
+    internal static string Dll
     {
         get
         {
