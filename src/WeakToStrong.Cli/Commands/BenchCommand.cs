@@ -8,7 +8,7 @@ namespace WeakToStrong.Cli.Commands;
 /// <summary>`wts bench …`: speed and memory benchmarks that print tables (never timed tests).</summary>
 internal static class BenchCommand
 {
-    public static Command Create() => new("bench", "Benchmarks.") { ForwardCommand(), SearchCommand(), MemoryCommand() };
+    public static Command Create() => new("bench", "Benchmarks.") { ForwardCommand(), SearchCommand(), MemoryCommand(), ApiCommand() };
 
     static readonly string[] BenchmarkPrompts =
     [
@@ -65,6 +65,49 @@ internal static class BenchCommand
                 $"same best responses: {same}/{rows[0].Outputs.Count}");
             Console.WriteLine($"(2) CBS wall / plain sampling of W·K sequences: {incremental.WallSeconds / sampling.WallSeconds:F2}x (goal ≤ 1.3x)");
             Console.WriteLine($"(3) throughput, {searchPrompts.Length} prompts batched / one at a time: {single.WallSeconds / incremental.WallSeconds:F2}x (goal ≥ 2x)");
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command ApiCommand()
+    {
+        var model = new Option<string?>("--model") { Description = "model directory or hub id (default: the instruction zoo's base-large, else a test fixture)" };
+        var clients = new Option<string>("--clients") { Description = "concurrent client counts, each a run", DefaultValueFactory = _ => "1,4,16" };
+        var requests = new Option<int>("--requests") { Description = "sequential requests per client", DefaultValueFactory = _ => 6 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "tokens per request (EOS ignored)", DefaultValueFactory = _ => 48 };
+        var maxBatchRows = new Option<int>("--max-batch-rows") { DefaultValueFactory = _ => 64 };
+        var runtime = new RuntimeOptions();
+        var command = new Command("api", "wts serve's token throughput with 1, 4 and 16 concurrent clients over loopback, and the client-side cost of a request.")
+            { model, clients, requests, maxTokens, maxBatchRows };
+        runtime.AddTo(command);
+        command.SetAction(result => Cli.Run(() =>
+        {
+            var counts = Cli.ParseIds(result.GetValue(clients)!, "--clients");
+            if (counts.Contains(0)) throw new InvalidInputException("--clients: client counts must be positive");
+            int perClient = result.GetValue(requests), tokens = result.GetValue(maxTokens);
+            if (perClient < 1 || tokens < 1) throw new InvalidInputException("--requests and --max-tokens must be positive");
+            var options = runtime.Apply(result);
+            string zooModel = WeakToStrong.World.Zoo.Locate(WeakToStrong.World.Zoo.DefaultDirectory, "instruction", quick: false).Model("base-large");
+            string reference = result.GetValue(model) ?? (File.Exists(Path.Combine(zooModel, "config.json")) ? zooModel : "tests/fixtures/scoring/gpt2-tuned");
+            string directory = ModelLocator.Resolve(reference);
+            var lm = PretrainedModels.LoadCausalLM(directory, options, Cli.Warn);
+            using var engine = new WeakToStrong.Serving.BatchingEngine(lm, Cli.LoadTokenizerFor(directory, lm.Config), result.GetValue(maxBatchRows));
+            if (engine.MaxPositions < tokens + 16) throw new InvalidInputException($"--max-tokens {tokens}: {reference} has only {engine.MaxPositions} positions for prompt and response");
+            var served = new WeakToStrong.Serving.ServedModel("bench", engine, null);
+            Console.WriteLine($"model: {reference} ({lm.Config.NumHiddenLayers} layers, {lm.Config.HiddenSize} wide); {perClient} sequential requests per client, " +
+                $"{tokens} tokens each (temperature 1, EOS ignored); max {engine.MaxBatchRows} rows per batch; {options.DType}, {options.Device.type}, threads {TorchSharp.torch.get_num_threads()}");
+            var (rows, overhead) = ApiBenchmark.RunAsync(served, counts, perClient, tokens, BenchmarkPrompts, line => Console.Error.WriteLine($"running: {line}"))
+                .GetAwaiter().GetResult();
+            Console.WriteLine($"{"clients",7}  {"requests",8}  {"tokens",7}  {"wall s",7}  {"tok/s",8}  {"vs 1 client",11}  {"rows/step",9}");
+            var single = rows.FirstOrDefault(r => r.Clients == 1);
+            foreach (var row in rows)
+                Console.WriteLine($"{row.Clients,7}  {row.Requests,8}  {row.CompletionTokens,7}  {row.WallSeconds,7:F2}  {row.TokensPerSecond,8:F1}  " +
+                    $"{(single is null ? "" : $"{row.TokensPerSecond / single.TokensPerSecond:F2}x"),11}  {row.MeanBatchRows,9:F2}");
+            if (single is not null && rows.FirstOrDefault(r => r.Clients == 16) is { } sixteen)
+                Console.WriteLine($"16 clients / 1 client: {sixteen.TokensPerSecond / single.TokensPerSecond:F2}x token throughput (goal ≥ 4x)");
+            Console.WriteLine($"client-side overhead per request: {overhead.OverheadMs:F2} ms (HTTP round trip {overhead.RoundTripMs:F2} ms − engine {overhead.EngineMs:F2} ms, " +
+                $"mean of {overhead.Requests} max_tokens = 1 requests)");
             return 0;
         }));
         return command;

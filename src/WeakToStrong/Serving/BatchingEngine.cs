@@ -241,7 +241,7 @@ public sealed class BatchingEngine : IDisposable
     {
         row.Tokens.Add(token);
         var job = row.Job.Job;
-        if (eosTokenIds.Contains(token)) row.FinishReason = "stop";
+        if (!job.IgnoreEos && eosTokenIds.Contains(token)) row.FinishReason = "stop";
         else if (job.Stop.Count > 0 && StopIndex(Tokenizer.Decode(row.Tokens, skipSpecialTokens: true), job.Stop) is not null) row.FinishReason = "stop";
         else if (row.Tokens.Count >= job.MaxTokens) row.FinishReason = "length";
     }

@@ -8,8 +8,9 @@ namespace WeakToStrong.Serving;
 /// choice i draws from a generator seeded from (seed, i) alone, so its output does not depend on what else is in flight.
 /// </summary>
 /// <param name="Logprobs">null: none; k ≥ 0: each sampled token's log-probability and the k most likely tokens'</param>
+/// <param name="IgnoreEos">vLLM's extension: an EOS token does not end the choice (benchmarks want a fixed length)</param>
 public sealed record CompletionJob(IReadOnlyList<int[]> Prompts, int N, int MaxTokens, SamplingOptions Sampling,
-    long? Seed, IReadOnlyList<string> Stop, int? Logprobs)
+    long? Seed, IReadOnlyList<string> Stop, int? Logprobs, bool IgnoreEos = false)
 {
     public int Rows => Prompts.Count * N;
 }

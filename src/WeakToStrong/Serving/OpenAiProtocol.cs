@@ -90,7 +90,13 @@ public static class OpenAiProtocol
         long? seed = Optional(body, "seed") is { ValueKind: not JsonValueKind.Null } s
             ? s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out long value) ? value : throw ApiException.BadRequest("seed must be an integer", "seed")
             : null;
-        return new CompletionJob(prompts, n, tokens, new SamplingOptions(temperature, Math.Max(0, topK), topP), seed, Stops(body), logprobs);
+        bool ignoreEos = Optional(body, "ignore_eos") switch // vLLM's extension
+        {
+            null or { ValueKind: JsonValueKind.Null or JsonValueKind.False } => false,
+            { ValueKind: JsonValueKind.True } => true,
+            _ => throw ApiException.BadRequest("ignore_eos must be a boolean", "ignore_eos"),
+        };
+        return new CompletionJob(prompts, n, tokens, new SamplingOptions(temperature, Math.Max(0, topK), topP), seed, Stops(body), logprobs, ignoreEos);
     }
 
     static int[] Encode(ServedModel served, string text, string param)
