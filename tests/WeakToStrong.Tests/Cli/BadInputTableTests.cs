@@ -117,6 +117,7 @@ public sealed class BadInputTableTests : IDisposable
         new("reward on a model that is no classifier", BadInput, ["reward", "--model", Tuned, "--text", "a film"], "scoring/gpt2-tuned"),
         new("reward missing model", BadInput, ["reward", "--model", "{dir}/nothing-here", "--text", "a film"], "{dir}/nothing-here"),
         new("bench missing model", BadInput, ["bench", "forward", "--model", "{dir}/nothing-here"], "{dir}/nothing-here"),
+        new("bench api zero clients", BadInput, ["bench", "api", "--model", Tuned, "--clients", "1,0"], "--clients"),
         new("search missing tuned model", BadInput, ["search", "--large", Tuned, "--tuned", "{dir}/nothing-here", "--untuned", Untuned, "--prompt", "hi"], "{dir}/nothing-here"),
 
         // Datasets and other input files.
@@ -204,7 +205,7 @@ public sealed class BadInputTableTests : IDisposable
     [Fact]
     public void TableCoversEveryCommandWithAtLeastSixtyRows()
     {
-        string[] commands = ["logprobs", "template", "generate", "reward", "search", "score", "zoo", "train", "bench", "data", "validate", "run", "merge", "evaluate", "plot", "report"];
+        string[] commands = ["logprobs", "template", "generate", "reward", "search", "score", "zoo", "train", "bench", "serve", "data", "validate", "run", "merge", "evaluate", "plot", "report"];
         Assert.True(Table.Length >= 60, $"{Table.Length} rows");
         Assert.Equal(Table.Length, Table.Select(r => r.Name).Distinct().Count());
         foreach (string command in commands) Assert.Contains(Table, r => r.Args[0] == command);

@@ -268,6 +268,17 @@ public class ServeTests(ServedWorld served) : IClassFixture<ServedWorld>
 public class ServeStartupTests
 {
     [Fact]
+    public void BenchApiPrintsTheThroughputTableAndTheOverhead()
+    {
+        var run = Wts.Run("bench", "api", "--model", RepositoryPaths.Fixture("scoring", "gpt2-tuned"), "--clients", "1,2", "--requests", "2", "--max-tokens", "4");
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var rows = run.Stdout.Split('\n').Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s+[12]\s+[24]\s+(8|16)\s")).ToList();
+        Assert.Equal(2, rows.Count); // 1 client: 2 requests, 8 tokens; 2 clients: 4 requests, 16 tokens (EOS ignored)
+        Assert.Matches(@"client-side overhead per request: -?[0-9.]+ ms \(HTTP round trip [0-9.]+ ms − engine [0-9.]+ ms", run.Stdout);
+    }
+
+    [Fact]
     public void APortInUseIsOneErrorLine()
     {
         using var occupied = new TcpListener(IPAddress.Loopback, 0);
