@@ -13,7 +13,11 @@ internal static class SearchCommand
     {
         var method = new Option<string>("--method") { Description = "cbs, bon, eft or base", DefaultValueFactory = _ => "cbs" };
         method.AcceptOnlyFromAmong("cbs", "bon", "eft", "base");
-        var largeRef = new Option<string>("--large") { Description = "the frozen large model (directory or hub id)", Required = true };
+        var largeRef = new Option<string?>("--large") { Description = "the frozen large model (directory or hub id)" };
+        var apiBaseUrl = new Option<string?>("--large-api-base-url") { Description = "instead of --large: an OpenAI-compatible server's base URL, e.g. http://127.0.0.1:8000/v1 (base, bon, cbs)" };
+        var apiModel = new Option<string?>("--large-api-model") { Description = "the model's name on that server" };
+        var apiKeyEnv = new Option<string?>("--large-api-key-env") { Description = "the environment variable holding its API key (none for a local server)" };
+        var apiTopK = new Option<bool>("--large-api-top-k") { Description = "send --top-k to the server (vLLM, TGI and wts serve accept it; OpenAI refuses it)" };
         var tunedRef = new Option<string?>("--tuned") { Description = "the small tuned model π*" };
         var untunedRef = new Option<string?>("--untuned") { Description = "the small untuned reference π_ref" };
         var guideOption = new Option<string>("--guide")
@@ -44,7 +48,7 @@ internal static class SearchCommand
         var runtime = new RuntimeOptions();
         var command = new Command("search", "Align the large model's response by searching with small models (or run a baseline).")
         {
-            method, largeRef, tunedRef, untunedRef, guideOption, finished, sampledIds, prompt, w, k, l, n, beta, maxNewTokens,
+            method, largeRef, apiBaseUrl, apiModel, apiKeyEnv, apiTopK, tunedRef, untunedRef, guideOption, finished, sampledIds, prompt, w, k, l, n, beta, maxNewTokens,
             temperature, topK, topP, seed, templateLarge, templateSmall, systemPrompt, stop, all, json,
         };
         runtime.AddTo(command);
@@ -69,7 +73,19 @@ internal static class SearchCommand
             string Need(Option<string?> option) => result.GetValue(option)
                 ?? throw new InvalidInputException($"--method {chosen}{(spec.IsSearch ? $" with --guide {spec.Guide.Name}" : "")} needs {option.Name}");
 
-            var large = Load("large", result.GetValue(largeRef)!, result.GetValue(templateLarge)!);
+            PromptedModel? large = null;
+            string? baseUrl = result.GetValue(apiBaseUrl);
+            if (baseUrl is not null && (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+                throw new InvalidInputException($"--large-api-base-url: expected an http:// or https:// URL such as http://127.0.0.1:8000/v1, got \"{baseUrl}\"");
+            using var client = baseUrl is not null
+                ? new Models.Api.CompletionsClient(new Models.Api.ApiModelOptions(baseUrl, result.GetValue(apiModel) ?? throw new InvalidInputException("--large-api-base-url needs --large-api-model"))
+                { ApiKeyEnv = result.GetValue(apiKeyEnv), SendTopK = result.GetValue(apiTopK) }, cache: null, source: "--large-api-base-url")
+                : null;
+            if (client is null) large = Load("large", result.GetValue(largeRef) ?? throw new InvalidInputException("give --large (a model here) or --large-api-base-url and --large-api-model (a model behind a server)"), result.GetValue(templateLarge)!);
+            else if (result.GetValue(largeRef) is not null) throw new InvalidInputException("give --large or --large-api-base-url, not both");
+            var largeApi = client is null ? null
+                : new ApiChunkSampler(client, new PromptTemplate(Cli.PromptFormatOf(result.GetValue(templateLarge)!, result.GetValue(systemPrompt), "--template-large").Literal
+                    ?? throw new InvalidInputException("--template-large: a model behind an API has no local chat template to render; write its prompt format with {raw_prompt}"), "--template-large"));
             PromptedModel? tuned = null, untuned = null;
             if (result.GetValue(tunedRef) is not null || result.GetValue(untunedRef) is not null || spec.NeedsSmallPair)
             {
@@ -77,7 +93,7 @@ internal static class SearchCommand
                 untuned = Load("untuned", Need(untunedRef), result.GetValue(templateSmall)!);
             }
             using var rewardGuide = spec is { IsSearch: true, Guide.RewardModel: string rm } ? RewardModel.Load(rm, options, Cli.Warn) : null;
-            var models = new MethodModels(large, tuned, untuned, rewardGuide);
+            var models = new MethodModels(large, tuned, untuned, rewardGuide, largeApi);
 
             var searchPrompt = new SearchPrompt(0, result.GetValue(prompt)!);
             var output = Methods.Run(spec, models, generation, [searchPrompt])[0];

@@ -1,4 +1,5 @@
 using WeakToStrong.Data;
+using WeakToStrong.Models.Api;
 using WeakToStrong.Search;
 using WeakToStrong.Tokenization;
 
@@ -60,8 +61,14 @@ public sealed record ExperimentConfig
 /// </summary>
 public sealed record DatasetSpec(string? Path, string Split, int Prompts, long Seed, DatasetFormat Format = DatasetFormat.Jsonl, PromptSourceOptions? Options = null);
 
-/// <summary>A model: zoo:NAME (the embedded world), a directory, or a Hugging Face hub id in the local cache.</summary>
-public sealed record ModelSpec(string Name, string Reference, PromptFormat Template);
+/// <summary>
+/// A model: zoo:NAME (the embedded world), a directory, or a Hugging Face hub id in the local cache; or, for a base
+/// model, one behind an OpenAI-compatible server (<see cref="Api"/>; then <see cref="Reference"/> is its fingerprint).
+/// </summary>
+public sealed record ModelSpec(string Name, string Reference, PromptFormat Template)
+{
+    public ApiModelOptions? Api { get; init; }
+}
 
 /// <summary>
 /// The gold evaluator: the instruction task's judge, or a reward model / classifier reading the template (a format with

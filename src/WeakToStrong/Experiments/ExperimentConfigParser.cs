@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using WeakToStrong.Data;
+using WeakToStrong.Models.Api;
 using WeakToStrong.Search;
 using WeakToStrong.World;
 using YamlDotNet.RepresentationModel;
@@ -62,13 +63,17 @@ public static partial class ExperimentConfigParser
         }
         var baseNames = bases.Select(b => b.Name).ToArray();
         var groups = new List<MethodGroup>();
+        var groupNodes = new List<(YamlNode Node, string Path)>();
         var methodsNode = top.Required("methods", "the main comparison, e.g. [base, small-tuned, {method: cbs, w: 4, k: 4, l: 5}]");
         var methodItems = fields.AsList(methodsNode, "methods");
         if (methodsNode is not null && methodItems.Count == 0 && methodsNode is YamlSequenceNode)
             fields.Error(methodsNode, "methods", "expected at least one method");
         for (int i = 0; i < methodItems.Count; i++)
             if (ReadMethods(fields, methodItems[i], $"methods[{i}]", sweep: null) is { } methods)
+            {
                 groups.Add(new MethodGroup("", baseNames, methods, fields.Where(methodItems[i])));
+                groupNodes.Add((methodItems[i], $"methods[{i}]"));
+            }
         var sweepItems = fields.AsList(top.Optional("sweeps"), "sweeps");
         var sweepNames = new HashSet<string>();
         for (int i = 0; i < sweepItems.Count; i++)
@@ -91,7 +96,10 @@ public static partial class ExperimentConfigParser
                 sweepBases = listed;
             }
             if (ReadMethods(fields, sweep, sweepName ?? "?") is { } methods)
+            {
                 groups.Add(new MethodGroup(sweepName ?? "?", sweepBases, methods, fields.Where(sweepItems[i])));
+                groupNodes.Add((sweepItems[i], path));
+            }
             sweep.RejectUnknown();
         }
 
@@ -123,6 +131,13 @@ public static partial class ExperimentConfigParser
             foreach (var (spec, key) in new[] { (tuned, "tuned"), (untuned, "untuned") })
                 if (spec is null)
                     fields.Error(models.Node, "models", $"missing required key \"{key}\": method {needsPair.Name} needs the small tuned/untuned pair");
+        for (int g = 0; g < groups.Count; g++)
+            foreach (var apiBase in bases.Where(b => b.Api is not null && groups[g].Bases.Contains(b.Name)))
+                foreach (var method in groups[g].Methods.Where(m => m.Kind == MethodKind.Eft || m.IsSearch && (m.Guide.Kind == GuideKind.Likelihood || !m.Retokenize)))
+                    fields.Error(groupNodes[g].Node, groupNodes[g].Path, $"{method.Label} on base model {apiBase.Name}: " + (method.Kind == MethodKind.Eft
+                        ? "eft needs the large model's next-token distribution, which a model behind an API (models.bases api:) does not give; use cbs or bon"
+                        : method.Retokenize ? "guide: likelihood needs the large model's log-probabilities, which a model behind an API (models.bases api:) does not give; use the implicit value or a reward model"
+                        : "retokenize: false scores the sampled token ids, which a model behind an API (models.bases api:) does not return; scoring is text-level"));
         if (gold is { IsInstructionJudge: true } && task is not null and not "instruction" && models?.Optional("gold") is YamlNode goldNode)
             fields.Error(goldNode, "models.gold", $"{GoldSpec.InstructionJudge} judges the embedded instruction task only; task is {task}");
         if (fields.Errors.Count > 0) return null;
@@ -179,7 +194,7 @@ public static partial class ExperimentConfigParser
         if (node is YamlSequenceNode && items.Count == 0) fields.Error(node, "models.bases", "expected at least one base model");
         var bases = new List<ModelSpec>();
         for (int i = 0; i < items.Count; i++)
-            if (ReadModel(fields, items[i], $"models.bases[{i}]", null, defaults) is ModelSpec model)
+            if (ReadModel(fields, items[i], $"models.bases[{i}]", null, defaults, allowApi: true) is ModelSpec model)
             {
                 if (bases.Any(b => b.Name == model.Name)) fields.Error(items[i], $"models.bases[{i}].name", $"a second base model named \"{model.Name}\"; give each a distinct name");
                 else bases.Add(model);
@@ -212,22 +227,42 @@ public static partial class ExperimentConfigParser
         return template == PromptFormat.ChatName ? new PromptFormat(null, system) : new PromptFormat(template);
     }
 
-    /// <summary>A model entry: a mapping {name?, path, template?, system_prompt?}, or just the path. The name defaults to <paramref name="defaultName"/>, else the path's last part.</summary>
-    static ModelSpec? ReadModel(YamlFields fields, YamlNode? node, string path, string? defaultName, PromptFormat defaults)
+    /// <summary>
+    /// A model entry: a mapping {name?, path, template?, system_prompt?}, or just the path. The name defaults to <paramref name="defaultName"/>,
+    /// else the path's last part. A base model (<paramref name="allowApi"/>) may instead be {name?, api: {base_url, model, …}, template?}.
+    /// </summary>
+    static ModelSpec? ReadModel(YamlFields fields, YamlNode? node, string path, string? defaultName, PromptFormat defaults, bool allowApi = false)
     {
         if (node is null) return null;
         string? reference, name = defaultName;
         var format = defaults;
+        ApiModelOptions? api = null;
         if (node is YamlScalarNode)
             reference = fields.AsString(node, path);
         else
         {
             var map = fields.AsMapping(node, path);
             if (map is null) return null;
-            reference = map.Required("path", "zoo:NAME, a model directory or a hub id") is YamlNode p ? fields.AsString(p, map.Child("path")) : null;
+            if (map.Optional("api") is YamlNode apiNode)
+            {
+                if (!allowApi) fields.Error(apiNode, map.Child("api"), "only a base model may be behind an API (the small pair is scored in process)");
+                else api = ReadApi(fields, apiNode, map.Child("api"));
+                if (map.Optional("path") is YamlNode both) fields.Error(both, map.Child("path"), "give path (a model here) or api (a model behind a server), not both");
+                reference = api?.Fingerprint;
+            }
+            else reference = map.Required("path", "zoo:NAME, a model directory or a hub id" + (allowApi ? " (or api: for a model behind a server)" : "")) is YamlNode p ? fields.AsString(p, map.Child("path")) : null;
             if (map.Optional("name") is YamlNode nameNode) name = ReadName(fields, nameNode, map.Child("name"));
             format = ReadPromptFormat(fields, map, path, defaults);
+            if (api is not null && format.IsChat && map.Optional("template") is YamlNode chatNode)
+                fields.Error(chatNode, map.Child("template"), $"a model behind an API has no local files to render its chat template from; write its prompt format with {PromptTemplate.Placeholder} (e.g. Llama-3-Instruct's header tokens)");
             map.RejectUnknown();
+            if (api is not null)
+            {
+                if (format.IsChat) { fields.Error(node, path, $"a model behind an API needs a template: format with {PromptTemplate.Placeholder} (models.template is chat)"); return null; }
+                name ??= DefaultName(api.Model);
+                if (!SafeName().IsMatch(name)) { fields.Error(node, path, $"cannot name this model after \"{api.Model}\"; add name: (letters, digits, '.', '_' or '-')"); return null; }
+                return new ModelSpec(name, api.Fingerprint, format) { Api = api };
+            }
         }
         if (reference is null) return null;
         if (reference.StartsWith(ModelResolver.ZooPrefix, StringComparison.Ordinal) && reference.Length == ModelResolver.ZooPrefix.Length)
@@ -243,6 +278,46 @@ public static partial class ExperimentConfigParser
         }
         return new ModelSpec(name, reference, format);
     }
+
+    /// <summary>api: {base_url, model, api_key_env?, max_concurrency?, timeout_s?, max_retries?, top_k?}.</summary>
+    static ApiModelOptions? ReadApi(YamlFields fields, YamlNode node, string path)
+    {
+        var map = fields.AsMapping(node, path);
+        if (map is null) return null;
+        int before = fields.Errors.Count;
+        string? baseUrl = map.Required("base_url", "the server's OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1") is YamlNode u ? fields.AsString(u, map.Child("base_url")) : null;
+        if (baseUrl is not null && (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+            fields.Error(map.Optional("base_url")!, map.Child("base_url"), $"expected an http:// or https:// URL such as http://127.0.0.1:8000/v1, got \"{baseUrl}\"");
+        string? model = map.Required("model", "the model's name on the server, e.g. gpt-3.5-turbo-instruct") is YamlNode m ? fields.AsString(m, map.Child("model")) : null;
+        string? keyEnv = null;
+        if (map.Optional("api_key_env") is YamlNode k && fields.AsString(k, map.Child("api_key_env")) is string variable)
+        {
+            if (ApiKeyVariable().IsMatch(variable)) keyEnv = variable;
+            else fields.Error(k, map.Child("api_key_env"), "expected the NAME of an environment variable holding the key (the key itself never goes in a config)");
+        }
+        var defaults = new ApiModelOptions("http://x", "x");
+        int concurrency = map.Optional("max_concurrency") is YamlNode c ? (int)(fields.AsInteger(c, map.Child("max_concurrency"), 1, 4096) ?? 1) : defaults.MaxConcurrency;
+        double timeout = map.Optional("timeout_s") is YamlNode t ? fields.AsNumber(t, map.Child("timeout_s"), v => v > 0, "a positive number of seconds") ?? 1 : defaults.TimeoutSeconds;
+        int retries = map.Optional("max_retries") is YamlNode r ? (int)(fields.AsInteger(r, map.Child("max_retries"), 0, 100) ?? 0) : defaults.MaxRetries;
+        double retryLimit = map.Optional("retry_limit_s") is YamlNode l ? fields.AsNumber(l, map.Child("retry_limit_s"), v => v > 0, "a positive number of seconds") ?? 1 : defaults.RetryLimitSeconds;
+        bool topK = false;
+        if (map.Optional("top_k") is YamlNode topKNode)
+            topK = fields.AsString(topKNode, map.Child("top_k")) switch
+            {
+                "true" => true,
+                "false" => false,
+                var other => Fail<bool>(fields, topKNode, map.Child("top_k"), $"expected true (send generation.top_k; vLLM, TGI and wts serve accept it) or false (OpenAI's API refuses it), got \"{other}\""),
+            };
+        map.RejectUnknown();
+        if (fields.Errors.Count > before || baseUrl is null || model is null) return null;
+        return new ApiModelOptions(baseUrl, model)
+        {
+            ApiKeyEnv = keyEnv, MaxConcurrency = concurrency, TimeoutSeconds = timeout, MaxRetries = retries, RetryLimitSeconds = retryLimit, SendTopK = topK,
+        };
+    }
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial Regex ApiKeyVariable();
 
     static string DefaultName(string reference) =>
         reference.StartsWith(ModelResolver.ZooPrefix, StringComparison.Ordinal) ? reference[ModelResolver.ZooPrefix.Length..]

@@ -1,6 +1,7 @@
 using WeakToStrong.Data;
 using WeakToStrong.Evaluation;
 using WeakToStrong.Models;
+using WeakToStrong.Models.Api;
 using WeakToStrong.Search;
 using WeakToStrong.Tokenization;
 using WeakToStrong.World;
@@ -87,7 +88,12 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
             string path = resolver.Resolve(reference, $"{config.Source}: {field}");
             models[role] = new ModelFingerprint(reference, path, ModelResolver.Fingerprint(path, log));
         }
-        for (int i = 0; i < config.Bases.Count; i++) Add("base:" + config.Bases[i].Name, config.Bases[i].Reference, $"models.bases[{i}] ({config.Bases[i].Reference})");
+        for (int i = 0; i < config.Bases.Count; i++)
+        {
+            // A model behind an API has no files here: its endpoint and name (never the key) stand for the weights' hash.
+            if (config.Bases[i].Api is { } api) models["base:" + config.Bases[i].Name] = new ModelFingerprint(api.Fingerprint, "", api.Fingerprint);
+            else Add("base:" + config.Bases[i].Name, config.Bases[i].Reference, $"models.bases[{i}] ({config.Bases[i].Reference})");
+        }
         if (config.Tuned is { } tuned) Add("tuned", tuned.Reference, "models.tuned");
         if (config.Untuned is { } untuned) Add("untuned", untuned.Reference, "models.untuned");
         if (!config.Gold.IsInstructionJudge) Add("gold", config.Gold.Reference, "models.gold");
@@ -104,7 +110,8 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
             try { resolver.Resolve(reference, field); }
             catch (InvalidInputException) { missing.Add($"{field}: model {reference} not found (a model directory, zoo:NAME, or a hub id in the Hugging Face cache)"); }
         }
-        for (int i = 0; i < config.Bases.Count; i++) Check(config.Bases[i].Reference, $"models.bases[{i}]");
+        for (int i = 0; i < config.Bases.Count; i++)
+            if (config.Bases[i].Api is null) Check(config.Bases[i].Reference, $"models.bases[{i}]");
         if (config.Tuned is { } tuned) Check(tuned.Reference, "models.tuned");
         if (config.Untuned is { } untuned) Check(untuned.Reference, "models.untuned");
         if (!config.Gold.IsInstructionJudge) Check(config.Gold.Reference, "models.gold");
@@ -166,7 +173,8 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         {
             if (cell.Method.Kind is MethodKind.SmallTuned or MethodKind.Eft && config.Tuned is { } tuned) roles["tuned"] = tuned;
             if (cell.Method.Kind is MethodKind.SmallUntuned or MethodKind.Eft && config.Untuned is { } untuned) roles["untuned"] = untuned;
-            if (cell.Method.Kind is not (MethodKind.SmallTuned or MethodKind.SmallUntuned) && cell.BaseModel is string name)
+            // A model behind an API checks its own context (a prompt too long is the server's 400).
+            if (cell.Method.Kind is not (MethodKind.SmallTuned or MethodKind.SmallUntuned) && cell.BaseModel is string name && config.Bases.Single(b => b.Name == name).Api is null)
                 roles["base:" + name] = config.Bases.Single(b => b.Name == name);
         }
         return roles.Select(kv => (kv.Key, kv.Value));
@@ -220,7 +228,8 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         if (already == total) return;
 
         using var log = new GenerationLog.Writer(logPath);
-        using var participants = new LoadedModels(config, models, options.Models);
+        using var participants = new LoadedModels(config, models, options.Models,
+            () => new ResponseCache(Directory.ApiCache, $"shard-{options.ShardIndex}-of-{options.ShardCount}.jsonl"));
         for (int c = 0; c < cells.Count; c++)
         {
             var cell = cells[c];
@@ -273,9 +282,10 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         var existing = Directory.Manifests();
         if (existing.Count == 0)
         {
-            // No run here yet: every file a run writes must be new, but for a config.yaml that already is this config (a run killed before its manifest).
+            // No run here yet: every file a run writes must be new, but for a config.yaml that already is this config (a run killed
+            // before its manifest) and a response cache (answers already paid for are welcome: they are keyed by the full request).
             OutputPaths.RequireWritable(path, flag, options.ForceIntoNonEmpty, RunDirectory.IsRunFileName,
-                OutputPaths.Entries(path).Where(n => RunDirectory.IsRunFileName(n) && n != "config.yaml"), "choose another output (--output) or move those files away");
+                OutputPaths.Entries(path).Where(n => RunDirectory.IsRunFileName(n) && n is not ("config.yaml" or ResponseCache.DirectoryName)), "choose another output (--output) or move those files away");
             if (File.Exists(Directory.Config) && File.ReadAllText(Directory.Config) != manifest.ConfigText)
                 throw new InvalidInputException($"{flag} {path}: config.yaml exists and is not this config; choose another output (--output) (nothing was replaced)");
         }

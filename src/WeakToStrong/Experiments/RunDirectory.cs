@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using WeakToStrong.Models.Api;
 
 namespace WeakToStrong.Experiments;
 
@@ -15,6 +16,8 @@ public sealed record RunDirectory(string Path)
 {
     public string Manifest => Join("manifest.json");
     public string Config => Join("config.yaml");
+    /// <summary>Answers of a base model behind an API, one file per shard (<see cref="ResponseCache"/>).</summary>
+    public string ApiCache => Join(ResponseCache.DirectoryName);
     public string Generations => Join("generations.jsonl");
     public string Samples => Join("samples.csv");
     public string Summary => Join("summary.csv");
@@ -40,7 +43,7 @@ public sealed record RunDirectory(string Path)
 
     /// <summary>The names a run writes: anything else in its directory is someone else's.</summary>
     public static bool IsRunFileName(string name) =>
-        name is "config.yaml" or "generations.jsonl" or "samples.csv" or "summary.csv" or "figures" or "alpaca_eval"
+        name is "config.yaml" or "generations.jsonl" or "samples.csv" or "summary.csv" or "figures" or "alpaca_eval" or ResponseCache.DirectoryName
         || IsManifestName(name) || WriterLock.IsLockFile(name) || name.EndsWith(".tmp", StringComparison.Ordinal)
         || (name.StartsWith("generations.shard-", StringComparison.Ordinal) && name.EndsWith(".jsonl", StringComparison.Ordinal));
 

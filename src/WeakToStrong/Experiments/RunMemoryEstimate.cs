@@ -30,7 +30,9 @@ public sealed class RunMemoryEstimate
     {
         int maxNew = config.Generation.MaxNewTokens;
         int batch = Math.Max(1, Math.Min(config.BatchPrompts, prompts.Count));
-        var configs = models.ToDictionary(m => m.Key, m => ModelConfig.Load(Path.Combine(m.Value.Path, "config.json")));
+        // A base model behind an API takes no memory here.
+        var apiBases = config.Bases.Where(b => b.Api is not null).Select(b => "base:" + b.Name).ToHashSet();
+        var configs = models.Where(m => !apiBases.Contains(m.Key)).ToDictionary(m => m.Key, m => ModelConfig.Load(Path.Combine(m.Value.Path, "config.json")));
 
         int Longest(string role, Func<string, string> render)
         {
@@ -75,6 +77,7 @@ public sealed class RunMemoryEstimate
             var uses = new List<(string Role, ModelUse Use)>();
             var method = cell.Method;
             string? large = cell.BaseModel is string b ? "base:" + b : null;
+            bool largeHere = large is not null && !apiBases.Contains(large);
             int rows = batch * method.Beam.RowsPerPrompt;
             int chunk = Math.Min(method.Beam.ChunkLength ?? maxNew, maxNew);
             switch (method.Kind)
@@ -92,8 +95,11 @@ public sealed class RunMemoryEstimate
                     }
                     break;
                 default:
-                    uses.Add((large!, Decoding($"{rows} rows (W·K × {batch} prompts)", large!, rows, 1, false)));
-                    uses.Add((large!, Prefill(large!)));
+                    if (largeHere)
+                    {
+                        uses.Add((large!, Decoding($"{rows} rows (W·K × {batch} prompts)", large!, rows, 1, false)));
+                        uses.Add((large!, Prefill(large!)));
+                    }
                     if (!method.IsSearch) break;
                     // The guide rescores each row's new chunk (BoN: the whole response at once), logits at every new position.
                     if (method.Guide.Kind == GuideKind.ImplicitValue)
@@ -115,7 +121,7 @@ public sealed class RunMemoryEstimate
                 uses.Add(("gold", new ModelUse("gold, one response", 1, 0, tokens, tokens, 0)));
             }
 
-            long weights = resident.Concat(large is null ? [] : [large]).Sum(role => MemoryEstimate.WeightBytes(configs[role], dtype));
+            long weights = resident.Concat(largeHere ? [large!] : []).Sum(role => MemoryEstimate.WeightBytes(configs[role], dtype));
             long caches = 0, working = 0;
             foreach (var (role, use) in uses)
             {
@@ -136,7 +142,7 @@ public sealed class RunMemoryEstimate
             if (total > peak) (peak, peakCell) = (total, $"{cell.BaseModel ?? "small"}/{cell.Method.Key}");
         }
 
-        var lines = models.Keys.Select(role =>
+        var lines = models.Keys.Where(configs.ContainsKey).Select(role =>
         {
             var c = configs[role];
             var (cache, work, worst) = perModel.GetValueOrDefault(role);

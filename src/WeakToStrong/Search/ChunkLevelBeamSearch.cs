@@ -45,18 +45,18 @@ public sealed record BeamSearchOptions(int BeamWidth, int SuccessorsPerState, in
 /// <see cref="FinishedStates"/>). Reaching max_new_tokens finishes every state, as in the reference, so the last
 /// scores include the scorer's EOS. The best state wins.
 ///
-/// All W·K rows of all B prompts share one batched KV cache of the large model; selection gathers cache rows
-/// by index instead of recomputing. Each prompt samples from its own random stream.
+/// The large model is reached through an <see cref="IChunkSampler"/>: in process with a batched KV cache
+/// (<see cref="KvCacheChunkSampler"/>), or behind an OpenAI-compatible API .
 /// </summary>
 public sealed class ChunkLevelBeamSearch
 {
-    readonly PromptedModel large;
+    readonly IChunkSampler large;
     readonly IScorer? scorer;
     readonly BeamSearchOptions beam;
     readonly GenerationOptions generation;
 
     /// <param name="scorer">null only when L = ∞ and nothing is chosen: plain sampling of W·K sequences per prompt, returned in sampling order.</param>
-    public ChunkLevelBeamSearch(PromptedModel large, IScorer? scorer, BeamSearchOptions beam, GenerationOptions generation)
+    public ChunkLevelBeamSearch(IChunkSampler large, IScorer? scorer, BeamSearchOptions beam, GenerationOptions generation)
     {
         beam.Validate();
         generation.Validate();
@@ -68,6 +68,10 @@ public sealed class ChunkLevelBeamSearch
         this.generation = generation;
     }
 
+    /// <summary>The search over an in-process model (its batched KV cache).</summary>
+    public ChunkLevelBeamSearch(PromptedModel large, IScorer? scorer, BeamSearchOptions beam, GenerationOptions generation)
+        : this(new KvCacheChunkSampler(large), scorer, beam, generation) { }
+
     /// <param name="hypothesesPerPrompt">how many of the final rows to return, best first (default W; at most W·K)</param>
     /// <param name="onToken">progress: called with the number of tokens generated so far</param>
     public IReadOnlyList<SearchOutput> Run(IReadOnlyList<SearchPrompt> prompts, int? hypothesesPerPrompt = null, Action<int>? onToken = null)
@@ -76,104 +80,47 @@ public sealed class ChunkLevelBeamSearch
         var clock = Stopwatch.StartNew();
         int promptCount = prompts.Count, rowsPerPrompt = beam.RowsPerPrompt, rowCount = promptCount * rowsPerPrompt;
         int chunkLength = beam.ChunkLength ?? generation.MaxNewTokens;
-        var largeTokensSampled = new long[promptCount];
 
-        using var noGrad = no_grad();
-        var promptIds = prompts.Select(p => large.EncodePrompt(p.Text)).ToArray();
-        int longest = promptIds.Max(ids => ids.Length) + generation.MaxNewTokens;
-        large.CheckLength(longest);
-        // Capacity for the longest row up front: selection copies whole cache rows, so spare columns cost time.
-        using var sequences = new KvSequences(large.Model, promptCount, longest);
+        using var noGrad = no_grad(); // the scorers run models too
+        using var sampling = large.Begin(prompts, rowsPerPrompt, generation);
         using var scoring = scorer?.Begin(prompts.Select(p => p.Text).ToArray(), rowsPerPrompt, generation.MaxNewTokens,
             updates: (generation.MaxNewTokens + chunkLength - 1) / chunkLength);
 
-        // The prompts run once; their cache rows and next-token logits are copied to all W·K rows of each.
-        var rowsOfPrompt = Enumerable.Range(0, promptCount).SelectMany(p => Enumerable.Repeat(p, rowsPerPrompt)).ToArray();
-        Tensor nextLogits;
-        using (var scope = NewDisposeScope())
-        {
-            var promptLogits = sequences.Feed(promptIds, lastOnly: true)!;
-            var index = tensor(rowsOfPrompt.Select(p => (long)p).ToArray(), device: promptLogits.device);
-            nextLogits = promptLogits.index_select(0, index).MoveToOuterDisposeScope();
-        }
-        sequences.Reorder(rowsOfPrompt);
-
         var responses = Enumerable.Range(0, rowCount).Select(_ => new Response()).ToArray();
         var duplicate = new bool[rowCount];   // a copy of a finished state: it must not take a second beam slot
-        double[] scores = new double[rowCount];
+        double[] scores;
         int generated = 0;
-        // CPU generators on every device: the draws happen on the host (Sampling.Sample), so results do not depend on the device.
-        var generators = prompts.Select(p => new Generator(PromptSeeds.For(generation.Seed, p.Index))).ToArray();
-        try
+        while (true)
         {
-            while (true)
-            {
-                // 1. Every live row samples (up to) the next L tokens.
-                for (int step = 0; step < chunkLength && generated < generation.MaxNewTokens && responses.Any(r => !r.Finished); step++)
-                {
-                    using var scope = NewDisposeScope();
-                    var sampled = SampleEachPrompt(nextLogits, generators);
-                    var feed = new IReadOnlyList<int>[rowCount];
-                    for (int row = 0; row < rowCount; row++)
-                    {
-                        feed[row] = [];
-                        if (responses[row].Finished) continue;
-                        responses[row].Append(sampled[row], large.Tokenizer, large.EosTokenIds, generation.StopStrings);
-                        largeTokensSampled[row / rowsPerPrompt]++;
-                        if (!responses[row].Finished) feed[row] = [sampled[row]];
-                    }
-                    generated++;
-                    onToken?.Invoke(generated);
-                    if (generated == generation.MaxNewTokens) break; // no token follows the last one
-                    var logits = sequences.Feed(feed, lastOnly: true);
-                    if (logits is null) continue;
-                    nextLogits.Dispose();
-                    nextLogits = logits.MoveToOuterDisposeScope();
-                }
+            // 1. Every live row samples (up to) the next L tokens.
+            int tokens = Math.Min(chunkLength, generation.MaxNewTokens - generated);
+            sampling.Extend(responses, tokens, onToken);
+            generated += tokens;
 
-                // 2. Score every partial response (at the token limit every response is finished).
-                if (generated >= generation.MaxNewTokens)
-                    foreach (var response in responses.Where(r => !r.Finished)) response.FinishAtLength();
-                scores = scoring?.Score(responses) ?? new double[rowCount];
-                bool done = responses.All(r => r.Finished);
-                if (done) break;
+            // 2. Score every partial response (at the token limit every response is finished).
+            if (generated >= generation.MaxNewTokens)
+                foreach (var response in responses.Where(r => !r.Finished)) response.FinishAtLength();
+            scores = scoring?.Score(responses) ?? new double[rowCount];
+            if (responses.All(r => r.Finished)) break;
 
-                // 3. Keep the best W of each prompt's W·K and let each spawn K successors.
-                var (selection, duplicateAfter) = SelectAndExpand(scores, duplicate, responses.Select(r => r.Finished).ToArray(), beam);
-                sequences.Reorder(selection);
-                scoring?.Reorder(selection);
-                var index = tensor(selection.Select(i => (long)i).ToArray(), device: nextLogits.device);
-                var reordered = nextLogits.index_select(0, index);
-                index.Dispose();
-                nextLogits.Dispose();
-                nextLogits = reordered;
-                responses = selection.Select(i => responses[i].Clone()).ToArray();
-                duplicate = duplicateAfter;
-            }
-        }
-        finally
-        {
-            nextLogits.Dispose();
-            foreach (var generator in generators) generator.Dispose();
+            // 3. Keep the best W of each prompt's W·K and let each spawn K successors.
+            var (selection, duplicateAfter) = SelectAndExpand(scores, duplicate, responses.Select(r => r.Finished).ToArray(), beam);
+            sampling.Reorder(selection);
+            scoring?.Reorder(selection);
+            responses = selection.Select(i => responses[i].Clone()).ToArray();
+            duplicate = duplicateAfter;
         }
 
         double seconds = clock.Elapsed.TotalSeconds;
-        int forwardCalls = sequences.ForwardCalls + (scoring?.ForwardCalls ?? 0);
+        int forwardCalls = sampling.ForwardCalls + (scoring?.ForwardCalls ?? 0);
         return Enumerable.Range(0, promptCount).Select(p =>
         {
             var ranked = RankRows(scores, duplicate, p, rowsPerPrompt).Take(hypothesesPerPrompt ?? beam.BeamWidth)
                 .Select(row => new Hypothesis(responses[row].Text, responses[row].TokenIds, scores[row], responses[row].Finish)).ToArray();
-            var compute = new ComputeCounts(largeTokensSampled[p], scoring?.TokensScoredPerPrompt[p] ?? 0, forwardCalls, seconds);
+            var compute = new ComputeCounts(sampling.LargeTokensSampledPerPrompt[p], scoring?.TokensScoredPerPrompt[p] ?? 0, forwardCalls, seconds);
             return new SearchOutput(prompts[p], ranked, compute);
         }).ToArray();
     }
-
-    /// <summary>
-    /// One token per row; each prompt's rows draw from that prompt's own generator (and decide top-k ties on
-    /// their own), so nothing about a prompt's draw depends on the other prompts in the batch. One host read for all rows.
-    /// </summary>
-    int[] SampleEachPrompt(Tensor logits, Generator[] generators) =>
-        Sampling.Sample(logits.narrow(1, 0, large.UsableVocabSize), generation.Sampling, generators).Select(id => (int)id).ToArray();
 
     /// <summary>Each prompt's rows by score, best first; ties go to the lower row; duplicates never rank.</summary>
     static IEnumerable<int> RankRows(double[] scores, bool[] duplicate, int prompt, int rowsPerPrompt) =>

@@ -97,7 +97,8 @@ public sealed record MethodSpec(MethodKind Kind, int? W = null, int? K = null, i
 }
 
 /// <summary>The models a method may use; which ones it needs is <see cref="MethodSpec.NeedsSmallPair"/> and its guide.</summary>
-public sealed record MethodModels(PromptedModel? Large, PromptedModel? Tuned, PromptedModel? Untuned, RewardModel? RewardGuide = null);
+/// <param name="LargeApi">the large model behind an OpenAI-compatible API, in place of <paramref name="Large"/> (Base, BoN and CBS only)</param>
+public sealed record MethodModels(PromptedModel? Large, PromptedModel? Tuned, PromptedModel? Untuned, RewardModel? RewardGuide = null, ApiChunkSampler? LargeApi = null);
 
 /// <summary>
 /// The one place a method becomes a search: `wts search` and experiment cells both call <see cref="Run"/>
@@ -107,6 +108,8 @@ public static class Methods
 {
     public static IReadOnlyList<SearchOutput> Run(MethodSpec method, MethodModels models, GenerationOptions generation, IReadOnlyList<SearchPrompt> prompts)
     {
+        if (OnApi(method, models) is { } api)
+            return new ChunkLevelBeamSearch(api, method.IsSearch ? GuideOf(method, models) : null, method.IsSearch ? method.Beam : BeamSearchOptions.Sampling, generation).Run(prompts);
         var sampler = Sampler(method, models);
         return method.Kind switch
         {
@@ -127,6 +130,10 @@ public static class Methods
     /// <summary>The scorer that guides BoN and CBS.</summary>
     public static IScorer GuideOf(MethodSpec method, MethodModels models)
     {
+        if (OnApi(method, models) is not null)
+            return method.Guide.Kind == GuideKind.RewardModel ? new RewardModelScorer(models.RewardGuide ?? throw new InvalidOperationException($"{method.Label}: its reward model was not loaded"), method.Guide.RewardTemplate)
+                // Text-level: the small pair re-tokenizes the response text (the large model's tokens are never seen).
+                : LogProbScorer.ImplicitValue(Need(models.Tuned, method, "tuned"), Need(models.Tuned, method, "tuned"), Need(models.Untuned, method, "untuned"));
         var large = Sampler(method, models);
         return method.Guide.Kind switch
         {
@@ -143,8 +150,25 @@ public static class Methods
     public static double? ImplicitValueOf(MethodSpec method, MethodModels models, SearchOutput output, IReadOnlyList<string> stopStrings)
     {
         if (models.Tuned is null || models.Untuned is null) return null;
+        if (OnApi(method, models) is not null)
+        {
+            // Only the text is known: score it as `wts score` does (the maximum length unknown until tokenized).
+            using var session = LogProbScorer.ImplicitValue(models.Tuned, models.Tuned, models.Untuned).Begin([output.Prompt.Text], rowsPerPrompt: 1, maxNewTokens: 0, updates: 1);
+            return session.Score([Response.FromText(output.Best.Text, output.Best.Finish)])[0];
+        }
         var sampler = Sampler(method, models);
         return Scoring.ScoreFinal(LogProbScorer.ImplicitValue(sampler, models.Tuned, models.Untuned), output.Prompt.Text, output.Best, sampler, stopStrings);
+    }
+
+    /// <summary>The API sampler when the method runs on a large model behind an API; refuses what needs its logits.</summary>
+    static ApiChunkSampler? OnApi(MethodSpec method, MethodModels models)
+    {
+        if (models.LargeApi is not { } api || !method.UsesBaseModel) return null;
+        if (method.Kind == MethodKind.Eft || method.IsSearch && method.Guide.Kind == GuideKind.Likelihood)
+            throw new InvalidInputException($"{method.Label} needs the large model's token distribution, which {api.Name} behind an API does not give; use cbs or bon with the implicit value or a reward model");
+        if (method.IsSearch && !method.Retokenize)
+            throw new InvalidInputException($"{method.Label}: retokenize: false scores sampled token ids, which {api.Name} behind an API does not return");
+        return api;
     }
 
     static PromptedModel Need(PromptedModel? model, MethodSpec method, string role) =>

@@ -72,6 +72,24 @@ public sealed class Response
     }
 
     /// <summary>
+    /// Appends text the large model produced behind an API (no token ids): <paramref name="endsResponse"/> when the server
+    /// stopped it (EOS or one of its stop strings; scored like EOS); a stop string in the text cuts it there too.
+    /// </summary>
+    public void AppendText(string text, bool endsResponse, IReadOnlyList<string> stopStrings)
+    {
+        if (Finished) throw new InvalidOperationException("a finished response is never extended");
+        Text += text;
+        foreach (var stop in stopStrings)
+        {
+            int at = Text.IndexOf(stop, StringComparison.Ordinal);
+            if (at < 0) continue;
+            Text = Text[..at];
+            Finish = FinishReason.StopString;
+        }
+        if (endsResponse && Finish is null) Finish = FinishReason.Eos;
+    }
+
+    /// <summary>
     /// Decodes to text as HF's decode(skip_special_tokens=True) does (its clean-up of spaces included where the
     /// tokenizer asks for it, as Llama-3's does), but drops a trailing incomplete UTF-8 sequence instead of emitting U+FFFD.
     /// </summary>
