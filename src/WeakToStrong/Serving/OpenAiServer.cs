@@ -93,8 +93,10 @@ public sealed class OpenAiServer : IAsyncDisposable
             long start = Stopwatch.GetTimestamp();
             await next(context);
             string tokens = context.Items.TryGetValue(UsageKey, out var usage) ? $" {usage}" : "";
+            // 499: the client closed the connection before the answer (nginx's convention; nothing was sent).
+            int status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode;
             log.WriteLine($"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {context.Connection.RemoteIpAddress} {context.Request.Method} {context.Request.Path} " +
-                $"{context.Response.StatusCode} {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms{tokens}");
+                $"{status} {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F1} ms{tokens}");
         });
         app.MapGet("/health", (HttpContext context) => Write(context, 200, new JsonObject { ["status"] = "ok" }));
         app.MapGet("/v1/models", (HttpContext context) => Write(context, 200, OpenAiProtocol.ModelList(served)));

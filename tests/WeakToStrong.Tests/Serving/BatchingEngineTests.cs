@@ -89,6 +89,25 @@ public class BatchingEngineTests(TinyWorld world) : IClassFixture<TinyWorld>
     }
 
     [Fact]
+    public async Task AnAbandonedRequestLeavesTheBatchAtTheNextStep()
+    {
+        var model = world.Load("large");
+        using var engine = new BatchingEngine(model.Model, model.Tokenizer, maxBatchRows: 8);
+        using var abandon = new CancellationTokenSource();
+        var long_ = engine.Submit(Job(["the cat"], 4, 200, Warm, 3) with { IgnoreEos = true }, abandon.Token);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (engine.DecodeSteps < 3 && DateTime.UtcNow < deadline) await Task.Delay(5);
+        abandon.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => long_.WaitAsync(TimeSpan.FromSeconds(60)));
+        long steps = engine.DecodeSteps;
+        var next = await engine.Submit(Job(["a"], 1, 5, Greedy, null));
+        Assert.Equal(5, next.Choices[0].TokenIds.Count);
+        Assert.True(engine.DecodeSteps - steps <= 5, $"{engine.DecodeSteps - steps} steps for a 5-token request after the abandoned one");
+        Assert.True(engine.DecodedRows - 4 * steps <= 5, "the abandoned rows still took part in later steps");
+        Assert.True(steps < 200, $"{steps} steps: the abandoned request ran to its end");
+    }
+
+    [Fact]
     public void RowSeedsDependOnSeedAndChoiceOnly()
     {
         Assert.Equal(BatchingEngine.RowSeed(5, 2), BatchingEngine.RowSeed(5, 2));
