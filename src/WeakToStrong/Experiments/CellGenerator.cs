@@ -10,6 +10,17 @@ internal sealed class CellGenerator(ExperimentConfig config, Cell cell, MethodMo
 {
     readonly GenerationOptions generation = config.Generation with { Seed = cell.Seed };
 
+    /// <summary>
+    /// The method's search on one prompt for <see cref="WarmUpTokens"/> tokens, output discarded: the first call of a search
+    /// JIT-compiles its code (tiered compilation is off) and makes libtorch's first allocations for these models' shapes, which
+    /// would otherwise be timed as part of the first batch. A prompt's random stream depends on its seed and index only, so
+    /// this changes no generation.
+    /// </summary>
+    public void WarmUp(TaskPrompt prompt) =>
+        Methods.Run(cell.Method, models, generation with { MaxNewTokens = Math.Min(WarmUpTokens, generation.MaxNewTokens) }, [new SearchPrompt(0, prompt.Prompt)]);
+
+    const int WarmUpTokens = 2;
+
     public IReadOnlyList<GenerationRecord> Generate(IReadOnlyList<(TaskPrompt Prompt, int Index)> batch)
     {
         var clock = Stopwatch.StartNew();

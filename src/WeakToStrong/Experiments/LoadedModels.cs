@@ -28,8 +28,12 @@ internal sealed class LoadedModels(ExperimentConfig config, IReadOnlyDictionary<
     {
         if (cell.BaseModel is string name && large?.Name != name)
         {
-            large?.Model.Dispose();
-            large = null;
+            if (large is not null)
+            {
+                large.Model.Dispose();
+                large = null;
+                NativeMemory.ReturnFreedMemory(); // the next base model's caches have other shapes
+            }
             var spec = config.Bases.Single(b => b.Name == name);
             large = Load(spec, models["base:" + name].Path, options);
         }
