@@ -236,7 +236,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
                 if (warmedUp.Add((cell.Method.Kind, cell.BaseModel, cell.Method.Guide)))
                 {
                     warmingUp.Start();
-                    method.WarmUp(pending[0].Prompt);
+                    method.WarmUp(pending.Take(config.BatchPrompts).Select(p => p.Prompt).ToArray());
                     warmingUp.Stop();
                 }
                 foreach (var batch in pending.Chunk(config.BatchPrompts))
