@@ -28,6 +28,31 @@ public static partial class NativeMemory
         }
     }
 
+    /// <summary>
+    /// Gives the pages of freed memory back to the system, for use between stages of different shapes (models trained one
+    /// after another, a base model replaced by the next): the heap that <see cref="ReuseFreedMemory"/> never trims would
+    /// otherwise keep every earlier stage's peak, fragmented, under the next one's. Tensors only the finalizer would free
+    /// (wrappers nobody disposed) are collected first. Returns false where the allocator is not glibc's.
+    /// </summary>
+    public static bool ReturnFreedMemory()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            malloc_trim(0);
+            return true;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
     [LibraryImport("libc")]
     private static partial int mallopt(int parameter, int value);
+
+    [LibraryImport("libc")]
+    private static partial int malloc_trim(nuint pad);
 }

@@ -13,8 +13,6 @@ namespace WeakToStrong.Cli.Commands;
 /// <summary>`wts validate|run|merge|evaluate|plot|report`: YAML experiments from config to tables and figures.</summary>
 internal static class ExperimentCommands
 {
-    static readonly IAnsiConsole Progress = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-
     public static IEnumerable<Command> Create() => [Validate(), Run(), Merge(), ChangedModels(), Evaluate(), Plot(), Report()];
 
     static Option<double?> DeviceMemoryOption() => new("--device-memory")
@@ -96,9 +94,7 @@ internal static class ExperimentCommands
             var clock = Stopwatch.StartNew();
             var runner = new ExperimentRunner(experiment, options);
             OutputLocations.CheckFolder(runner.Directory.Path, result.GetValue(output) is null ? $"{result.GetValue(config)}: output" : "--output");
-            WriterLock? held = null;
-            WithProgress(progress => held = runner.Run(progress));
-            using var writing = held; // kept through evaluation: the tables and figures are the run's files too
+            using var writing = ProgressDisplay.Run(runner.Run); // kept through evaluation: the tables and figures are the run's files too
             if (count > 1)
             {
                 Console.Error.WriteLine($"shard {index}/{count} done in {clock.Elapsed.TotalSeconds:F0} s; when every shard is done: wts merge {runner.Directory.Path}");
@@ -106,7 +102,7 @@ internal static class ExperimentCommands
             }
             var tables = WriteTables(runner.Directory, ExperimentEvaluation.Evaluate(runner.Directory, log: Console.Error.WriteLine));
             Figures.WriteAll(tables.Summary, runner.Directory.Figures);
-            PrintSummary(experiment.Name, tables.Summary);
+            PrintSummary(experiment.Name, tables.Summary, RunManifest.Read(runner.Directory.Manifest).Setup);
             Console.Error.WriteLine($"{experiment.Name}: done in {clock.Elapsed.TotalSeconds:F0} s; results in {runner.Directory.Path}");
             return 0;
         }));
@@ -164,7 +160,7 @@ internal static class ExperimentCommands
                 }
                 : null;
             var tables = WriteTables(run, ExperimentEvaluation.Evaluate(run, rescorer, Console.Error.WriteLine));
-            PrintSummary(Path.GetFileName(Path.GetFullPath(run.Path)), tables.Summary);
+            PrintSummary(Path.GetFileName(Path.GetFullPath(run.Path)), tables.Summary, RunManifest.Read(run.Manifest).Setup);
             return 0;
         }));
         return command;
@@ -199,7 +195,7 @@ internal static class ExperimentCommands
                 if (!File.Exists(run.Summary)) throw new InvalidInputException($"{run.Summary} not found; run `wts evaluate {d}` first");
                 var manifest = RunManifest.Read(run.Manifest);
                 var figures = Directory.Exists(run.Figures) ? Directory.GetFiles(run.Figures, "*.png").Order(StringComparer.Ordinal).ToArray() : [];
-                return (manifest.ConfigName, manifest.ConfigFile, ResultTables.ReadSummary(run.Summary), (IReadOnlyList<string>)figures);
+                return (manifest.ConfigName, manifest.ConfigFile, ResultTables.ReadSummary(run.Summary), (IReadOnlyList<string>)figures, manifest.Setup);
             }).ToArray();
             RunDirectory.WriteAtomically(readme, ResultsReadme.Render(experiments, Path.GetDirectoryName(Path.GetFullPath(readme))!));
             Console.Error.WriteLine($"wrote {readme}");
@@ -223,7 +219,8 @@ internal static class ExperimentCommands
         throw new InvalidInputException($"--shard: expected i/n with 0 ≤ i < n (e.g. 0/4), got \"{text}\"");
     }
 
-    static void PrintSummary(string title, IReadOnlyList<SummaryRow> rows)
+    /// <param name="setup">the run's seconds outside the search, said under the table (null: an older run that did not record them)</param>
+    static void PrintSummary(string title, IReadOnlyList<SummaryRow> rows, SetupSeconds? setup)
     {
         // Cells are plain text: labels and intervals contain brackets, which Spectre would read as markup.
         static IRenderable[] Cells(params string[] texts) => texts.Select(t => (IRenderable)new Text(t)).ToArray();
@@ -245,46 +242,9 @@ internal static class ExperimentCommands
         // A log file is not a terminal: do not wrap the table at 80 columns.
         if (!AnsiConsole.Profile.Capabilities.Interactive) AnsiConsole.Profile.Width = 200;
         AnsiConsole.Write(table);
+        if (setup is not null) AnsiConsole.WriteLine(setup.ToString());
     }
 
     static string Percent(double? mean, double? low, double? high) =>
         mean is double m ? FormattableString.Invariant($"{100 * m:F1}% [{100 * low:F1}, {100 * high:F1}]") : "";
-
-    /// <summary>Progress bars with ETA per cell on a terminal; one line per cell when stderr is a log file.</summary>
-    static void WithProgress(Action<IRunProgress> body)
-    {
-        if (Progress.Profile.Capabilities.Interactive)
-            Progress.Progress().AutoClear(false).HideCompleted(false)
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-                .Start(context => body(new BarProgress(context)));
-        else body(new LineProgress());
-    }
-
-    sealed class BarProgress(ProgressContext context) : IRunProgress
-    {
-        ProgressTask? current;
-        public void Message(string text) => Progress.MarkupLine(Markup.Escape(text));
-        public void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total)
-        {
-            current = context.AddTask(Markup.Escape($"[{cellNumber}/{cellCount}] {cell.BaseModel ?? "small"} {cell.Method.Label} seed {cell.Seed}"), maxValue: Math.Max(1, total));
-            current.Value = done;
-        }
-        public void PromptsDone(int count) => current?.Increment(count);
-        public void CellFinished() => current?.StopTask();
-    }
-
-    sealed class LineProgress : IRunProgress
-    {
-        readonly Stopwatch clock = Stopwatch.StartNew();
-        string cellName = "";
-        int done, total;
-        public void Message(string text) => Console.Error.WriteLine(text);
-        public void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total)
-        {
-            (cellName, this.done, this.total) = ($"[{cellNumber}/{cellCount}] {cell.BaseModel ?? "small"} {cell.Method.Label} seed {cell.Seed}", done, total);
-            clock.Restart();
-        }
-        public void PromptsDone(int count) => done += count;
-        public void CellFinished() => Console.Error.WriteLine($"{cellName}: {done}/{total} prompts, {clock.Elapsed.TotalSeconds:F1} s");
-    }
 }

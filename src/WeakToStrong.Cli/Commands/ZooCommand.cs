@@ -57,16 +57,8 @@ internal static class ZooCommand
             OutputLocations.CheckFolder(root, "--dir");
             Zoo.CheckDirectory(root, tasks, result.GetValue(quick), result.GetValue(force));
             var clock = Stopwatch.StartNew();
-            foreach (var name in tasks)
-            {
-                var built = Zoo.Build(root, name, result.GetValue(quick), message => Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}] {message}"),
-                    (model, step, total) =>
-                    {
-                        if ((step.Step + 1) % Math.Max(1, total / 5) == 0 || step.Step + 1 == total)
-                            Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}]   {model} step {step.Step + 1}/{total} loss {step.Loss:F4}");
-                    });
-                Console.WriteLine($"{name}: {built.Directory}");
-            }
+            var built = ProgressDisplay.Run(progress => tasks.Select(name => Zoo.Build(root, name, result.GetValue(quick), progress)).ToArray());
+            foreach (var (name, zoo) in tasks.Zip(built)) Console.WriteLine($"{name}: {zoo.Directory}");
             Console.Error.WriteLine($"zoo ready in {clock.Elapsed.TotalSeconds:F0} s");
             return 0;
         }));

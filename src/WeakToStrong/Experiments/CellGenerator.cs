@@ -10,6 +10,19 @@ internal sealed class CellGenerator(ExperimentConfig config, Cell cell, MethodMo
 {
     readonly GenerationOptions generation = config.Generation with { Seed = cell.Seed };
 
+    /// <summary>
+    /// The method's search on the first batch's prompts for <see cref="WarmUpTokens"/> tokens, output discarded: the first call
+    /// of a search JIT-compiles its code (tiered compilation is off) and makes libtorch's first allocations for the batch's
+    /// shapes, which would otherwise be timed as part of the first batch. A prompt's random stream depends on its seed and
+    /// index only, so this changes no generation.
+    /// </summary>
+    public void WarmUp(IReadOnlyList<TaskPrompt> prompts) =>
+        Methods.Run(cell.Method, models, generation with { MaxNewTokens = Math.Min(WarmUpTokens, generation.MaxNewTokens) },
+            prompts.Select((p, i) => new SearchPrompt(i, p.Prompt)).ToArray());
+
+    /// <summary>Enough to run every step of a search once (measured: 64 tokens left the first cell no faster than 2, within the noise).</summary>
+    const int WarmUpTokens = 2;
+
     public IReadOnlyList<GenerationRecord> Generate(IReadOnlyList<(TaskPrompt Prompt, int Index)> batch)
     {
         var clock = Stopwatch.StartNew();

@@ -37,15 +37,6 @@ public sealed record RunOptions
     }
 }
 
-/// <summary>What a run reports as it goes (the CLI draws progress bars on a terminal, a line per cell in a log).</summary>
-public interface IRunProgress
-{
-    void Message(string text);
-    void CellStarted(int cellNumber, int cellCount, Cell cell, int done, int total);
-    void PromptsDone(int count);
-    void CellFinished();
-}
-
 /// <summary>
 /// Runs an experiment's cells (base model × method × parameters × seed) over its prompts, appending each
 /// batch's generations, implicit values and gold scores to the shard's log. Rows already in the log are
@@ -185,7 +176,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         : $"{config.Source}: generated {config.Task} prompt {index}";
 
     /// <summary>Generates what this shard still lacks; returns the run directory's writer lock, which the caller holds while it evaluates and disposes.</summary>
-    public WriterLock Run(IRunProgress progress)
+    public WriterLock Run(IProgressReport progress)
     {
         options.Validate();
         if (MissingInputs() is { Count: > 0 } missing)
@@ -207,7 +198,12 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         var held = PrepareDirectory(manifest, manifestPath, logPath);
         try
         {
-            Generate(prompts, mine, models, logPath, progress);
+            if (Generate(prompts, mine, models, logPath, progress) is { } setup)
+            {
+                var recorded = RunManifest.Read(manifestPath);
+                RunDirectory.WriteAtomically(manifestPath, (recorded with { Setup = recorded.Setup is { } before ? before + setup : setup }).ToJson());
+                progress.Message($"{config.Name}: {setup}");
+            }
         }
         catch
         {
@@ -217,42 +213,57 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
         return held;
     }
 
-    void Generate(IReadOnlyList<TaskPrompt> prompts, (TaskPrompt Prompt, int Index)[] mine, IReadOnlyDictionary<string, ModelFingerprint> models,
-        string logPath, IRunProgress progress)
+    /// <summary>Generates what the log lacks; returns the seconds spent loading and warming up models (null when nothing was left to do).</summary>
+    SetupSeconds? Generate(IReadOnlyList<TaskPrompt> prompts, (TaskPrompt Prompt, int Index)[] mine, IReadOnlyDictionary<string, ModelFingerprint> models,
+        string logPath, IProgressReport progress)
     {
         var done = GenerationLog.Read(logPath, repairTornTail: true).Select(r => r.Key).ToHashSet();
         var cells = Cells;
         int total = cells.Count * mine.Length, already = cells.Sum(c => mine.Count(p => done.Contains((c.Key, p.Index))));
         progress.Message($"{config.Name}: {cells.Count} cells × {mine.Length} prompts{(options.ShardCount > 1 ? $" (shard {options.ShardIndex}/{options.ShardCount} of {prompts.Count})" : "")}" +
             (already > 0 ? $"; {already} of {total} generations already in {logPath}" : ""));
-        if (already == total) return;
+        if (already == total) return null;
 
         using var log = new GenerationLog.Writer(logPath);
         using var participants = new LoadedModels(config, models, options.Models,
             () => new ResponseCache(Directory.ApiCache, $"shard-{options.ShardIndex}-of-{options.ShardCount}.jsonl"));
+        var warmedUp = new HashSet<(MethodKind, string?, Guide)>();
+        var loading = new System.Diagnostics.Stopwatch();
+        var warmingUp = new System.Diagnostics.Stopwatch();
         for (int c = 0; c < cells.Count; c++)
         {
             var cell = cells[c];
             var pending = mine.Where(p => !done.Contains((cell.Key, p.Index))).ToArray();
-            progress.CellStarted(c + 1, cells.Count, cell, mine.Length - pending.Length, mine.Length);
+            int cellDone = mine.Length - pending.Length;
+            progress.StageStarted($"[{c + 1}/{cells.Count}] {cell.BaseModel ?? "small"} {cell.Method.Label} seed {cell.Seed}", mine.Length, "prompts", cellDone);
             if (pending.Length > 0)
             {
+                loading.Start();
                 var method = participants.For(cell);
+                loading.Stop();
+                // Once per method on each base model, before its first timed batch (see CellGenerator.WarmUp).
+                if (warmedUp.Add((cell.Method.Kind, cell.BaseModel, cell.Method.Guide)))
+                {
+                    warmingUp.Start();
+                    method.WarmUp(pending.Take(config.BatchPrompts).Select(p => p.Prompt).ToArray());
+                    warmingUp.Stop();
+                }
                 foreach (var batch in pending.Chunk(config.BatchPrompts))
                 {
                     log.Append(GenerateWithRetry(method, batch.Select(p => (p.Prompt, p.Index)).ToArray(), progress));
-                    progress.PromptsDone(batch.Length);
+                    progress.StageAdvanced(cellDone += batch.Length);
                 }
             }
-            progress.CellFinished();
+            progress.StageFinished();
         }
+        return new SetupSeconds(loading.Elapsed.TotalSeconds, warmingUp.Elapsed.TotalSeconds);
     }
 
     /// <summary>
     /// A batch is a pure function of its prompts and seed, so one that hit TorchSharp 0.107's premature Scalar
     /// finalization (a native op failing with "Expected false to be true"; README, known issues) is run again.
     /// </summary>
-    static IReadOnlyList<GenerationRecord> GenerateWithRetry(CellGenerator method, IReadOnlyList<(TaskPrompt Prompt, int Index)> batch, IRunProgress progress)
+    static IReadOnlyList<GenerationRecord> GenerateWithRetry(CellGenerator method, IReadOnlyList<(TaskPrompt Prompt, int Index)> batch, IProgressReport progress)
     {
         for (int attempt = 1; ; attempt++)
         {

@@ -33,8 +33,12 @@ internal sealed class LoadedModels(ExperimentConfig config, IReadOnlyDictionary<
     {
         if (cell.BaseModel is string name && large?.Name != name && largeApi?.Name != name)
         {
-            large?.Model.Dispose();
-            large = null;
+            if (large is not null)
+            {
+                large.Model.Dispose();
+                large = null;
+                NativeMemory.ReturnFreedMemory(); // the next base model's caches have other shapes
+            }
             largeApi?.Client.Dispose();
             largeApi = null;
             var spec = config.Bases.Single(b => b.Name == name);

@@ -55,11 +55,14 @@ public sealed record RunDirectory(string Path)
     public static void WriteAtomically(string path, string text) => OutputLocations.WriteAtomically(path, text);
 }
 
-/// <summary>What a run was: the config (text and hash), code version, model fingerprints, machine and options.</summary>
+/// <summary>
+/// What a run was: the config (text and hash), code version, model fingerprints, machine and options; and, once it has
+/// generated, the seconds it spent outside the search (<see cref="Setup"/>).
+/// </summary>
 public sealed record RunManifest(
     string ConfigName, string ConfigFile, string ConfigSha256, string ConfigText, string CodeVersion, string CreatedUtc,
     IReadOnlyDictionary<string, string> Machine, IReadOnlyDictionary<string, ModelFingerprint> Models,
-    int ShardIndex, int ShardCount, bool Quick, int? Limit)
+    int ShardIndex, int ShardCount, bool Quick, int? Limit, SetupSeconds? Setup = null)
 {
     static readonly JsonSerializerOptions Json = new()
     {
@@ -115,3 +118,16 @@ public sealed record RunManifest(
 }
 
 public sealed record ModelFingerprint(string Reference, string Path, string Fingerprint);
+
+/// <summary>
+/// Seconds a run spent outside the search, which its seconds per sample leave out: reading models (weights, tokenizer)
+/// and warming them up (each method's first call on each base model: the JIT compiling the search, libtorch's first
+/// allocations). Summed over every invocation that generated (a resumed run adds its own) and over shards.
+/// </summary>
+public sealed record SetupSeconds(double Load, double WarmUp)
+{
+    public static SetupSeconds operator +(SetupSeconds a, SetupSeconds b) => new(a.Load + b.Load, a.WarmUp + b.WarmUp);
+
+    public override string ToString() =>
+        FormattableString.Invariant($"load/warm-up: {Load:F1} s loading models, {WarmUp:F1} s warming them up (not in s/sample)");
+}

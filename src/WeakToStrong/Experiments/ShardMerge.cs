@@ -61,7 +61,8 @@ public static partial class ShardMerge
         var order = cells.Select((c, i) => (c.Key, i)).ToDictionary(x => x.Key, x => x.i);
         var merged = records.OrderBy(r => order[r.Cell]).ThenBy(r => r.PromptIndex).Select(GenerationLog.Serialize);
         RunDirectory.WriteAtomically(run.Generations, string.Concat(merged.Select(line => line + "\n")));
-        RunDirectory.WriteAtomically(run.Manifest, (manifests[0] with { ShardIndex = 0, ShardCount = 1, CreatedUtc = DateTime.UtcNow.ToString("O") }).ToJson());
+        RunDirectory.WriteAtomically(run.Manifest, (manifests[0] with { ShardIndex = 0, ShardCount = 1, CreatedUtc = DateTime.UtcNow.ToString("O"),
+            Setup = manifests.Select(m => m.Setup).Aggregate((a, b) => a is null ? b : b is null ? a : a + b) }).ToJson());
         log?.Invoke($"merged {count} shards: {records.Count} generations ({cells.Count} cells × {prompts} prompts) into {run.Generations}");
         return records.Count;
     }

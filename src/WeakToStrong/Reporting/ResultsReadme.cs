@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using WeakToStrong.Evaluation;
+using WeakToStrong.Experiments;
 
 namespace WeakToStrong.Reporting;
 
@@ -14,7 +15,7 @@ public static class ResultsReadme
     static readonly string[] MethodOrder = ["small-untuned", "small-tuned", "base", "eft", "bon", "cbs"];
 
     public static string Render(
-        IReadOnlyList<(string Experiment, string ConfigPath, IReadOnlyList<SummaryRow> Rows, IReadOnlyList<string> FigurePaths)> experiments,
+        IReadOnlyList<(string Experiment, string ConfigPath, IReadOnlyList<SummaryRow> Rows, IReadOnlyList<string> FigurePaths, SetupSeconds? Setup)> experiments,
         string readmeDirectory)
     {
         var markdown = new StringBuilder();
@@ -23,7 +24,7 @@ public static class ResultsReadme
         markdown.AppendLine("Reproduction of *Weak-to-Strong Search* (Zhou et al. 2024, arXiv 2405.19262). Gold is the gold reward "
             + "(for instruction following, the judge's score); brackets are 95% bootstrap intervals over prompts; win rates are "
             + "against the reference outputs; tokens and seconds are means per sample. BoN(N) is CBS(1,N,∞).");
-        foreach (var (experiment, configPath, rows, figurePaths) in experiments)
+        foreach (var (experiment, configPath, rows, figurePaths, setup) in experiments)
         {
             markdown.AppendLine();
             markdown.AppendLine($"## {experiment}");
@@ -31,6 +32,12 @@ public static class ResultsReadme
             markdown.AppendLine(Path.IsPathRooted(configPath)
                 ? $"Config: [`{Relative(readmeDirectory, configPath)}`]({Link(readmeDirectory, configPath)})"
                 : $"Config: `{configPath}`");
+            if (setup is not null)
+            {
+                markdown.AppendLine();
+                markdown.AppendLine(FormattableString.Invariant(
+                    $"Seconds per sample time the search alone; the run also spent {setup.Load:F1} s loading models and {setup.WarmUp:F1} s warming them up (load/warm-up, not in the tables)."));
+            }
             if (rows.Count == 0)
             {
                 markdown.AppendLine();

@@ -53,12 +53,13 @@ public static class LanguageModelTraining
     }
 
     /// <summary>Per-token perplexity of held-out texts (each followed by EOS), in windows of the model's context.</summary>
-    public static double Perplexity(CausalLanguageModel model, HfTokenizer tokenizer, IReadOnlyList<string> texts, int blockSize)
+    /// <param name="progress">hears the number of texts done after each</param>
+    public static double Perplexity(CausalLanguageModel model, HfTokenizer tokenizer, IReadOnlyList<string> texts, int blockSize, Action<long>? progress = null)
     {
         int eos = EosOf(tokenizer, model);
         var device = model.InputEmbeddings.device;
         double totalLogprob = 0;
-        long tokens = 0;
+        long tokens = 0, done = 0;
         using var noGrad = no_grad();
         foreach (var text in texts)
         {
@@ -72,6 +73,7 @@ public static class LanguageModelTraining
                 totalLogprob += batch.TargetLogprobs(model.Forward(batch.InputIds, batch.AttentionMask)).item<float>();
                 tokens += length - 1;
             }
+            progress?.Invoke(++done);
         }
         return Math.Exp(-totalLogprob / tokens);
     }

@@ -69,7 +69,8 @@ public static class Zoo
         }
     }
 
-    public static ZooTask Build(string root, string task, bool quick, Action<string> log, Action<string, TrainingStep, int>? progress = null)
+    /// <param name="progress">hears of each stage: the corpus, the tokenizer, each model's training (in steps) and its held-out evaluation</param>
+    public static ZooTask Build(string root, string task, bool quick, IProgressReport progress)
     {
         var zoo = Locate(root, task, quick);
         var plan = zoo.Plan;
@@ -84,12 +85,22 @@ public static class Zoo
             WriteAtomically(zoo.Manifest, manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         }
 
-        var corpus = generator.PretrainingTexts(plan.CorpusDocuments, seed).ToArray();
+        var corpus = progress.Stage($"{task}: corpus", plan.CorpusDocuments, "documents", advanced =>
+            generator.PretrainingTexts(plan.CorpusDocuments, seed).Select((text, i) =>
+            {
+                if ((i + 1) % 100 == 0 || i + 1 == plan.CorpusDocuments) advanced(i + 1);
+                return text;
+            }).ToArray());
         if (!File.Exists(Path.Combine(zoo.Tokenizer, "vocab.json")))
         {
-            log($"{task}: training a byte-level BPE tokenizer ({plan.TokenizerVocabulary} tokens) on {corpus.Length} documents");
-            var trained = ByteLevelBpeTrainer.Train(corpus, new ByteLevelBpeTrainingOptions { VocabSize = plan.TokenizerVocabulary });
-            trained.Vocabulary.Save(zoo.Tokenizer, plan.Positions);
+            progress.Message($"{task}: training a byte-level BPE tokenizer ({plan.TokenizerVocabulary} tokens) on {corpus.Length} documents");
+            progress.Stage($"{task}: tokenizer", 1, "tokenizers", advanced =>
+            {
+                var trained = ByteLevelBpeTrainer.Train(corpus, new ByteLevelBpeTrainingOptions { VocabSize = plan.TokenizerVocabulary });
+                trained.Vocabulary.Save(zoo.Tokenizer, plan.Positions);
+                advanced(1);
+                return trained;
+            });
         }
         var tokenizer = HfTokenizer.Load(zoo.Tokenizer);
         int eos = tokenizer.EosTokenId ?? throw new InvalidOperationException($"{zoo.Tokenizer}: the trained tokenizer has no EOS token");
@@ -105,20 +116,26 @@ public static class Zoo
         {
             string directory = zoo.Model(model.Name);
             if (File.Exists(Path.Combine(directory, "config.json"))) continue;
+            NativeMemory.ReturnFreedMemory(); // the previous stage's tensors are gone; its heap pages need not stay under this one
             var config = Shape(model);
-            log($"{task}: pretraining {model.Name} ({config.ModelType}, {config.NumHiddenLayers} layers × {config.HiddenSize}) for {model.Steps} steps");
+            progress.Message($"{task}: pretraining {model.Name} ({config.ModelType}, {config.NumHiddenLayers} layers × {config.HiddenSize}) for {model.Steps} steps");
             using var lm = NewCausalLM(config, options, seed ^ StableHash.Fnv1a(model.Name));
-            LanguageModelTraining.Pretrain(lm, tokenizer, corpus, plan.BlockSize, Budget(model, model.Name), step => progress?.Invoke(model.Name, step, model.Steps));
+            progress.Stage($"{task}: pretraining {model.Name}", model.Steps, "steps", advanced =>
+                LanguageModelTraining.Pretrain(lm, tokenizer, corpus, plan.BlockSize, Budget(model, model.Name), step => advanced(step.Step + 1)));
             PretrainedModels.Save(lm, config, directory, zoo.Tokenizer);
             var heldOut = generator.Prompts(TaskSplit.Test, 64, seed).Select(p => p.Prompt + p.Reference).ToArray();
-            Record($"{model.Name}.heldout_perplexity", LanguageModelTraining.Perplexity(lm, tokenizer, heldOut, plan.BlockSize));
+            Record($"{model.Name}.heldout_perplexity", progress.Stage($"{task}: perplexity of {model.Name}", heldOut.Length, "texts", advanced =>
+                LanguageModelTraining.Perplexity(lm, tokenizer, heldOut, plan.BlockSize, advanced)));
         }
 
+        NativeMemory.ReturnFreedMemory();
         if (plan.Gold is ZooModelPlan gold && !File.Exists(Path.Combine(zoo.Gold!, "config.json")))
-            Record("gold.heldout_accuracy", TrainGold(zoo, generator, gold, Shape(gold), tokenizer, Budget(gold, "gold"), seed, options, log, progress));
+            Record("gold.heldout_accuracy", TrainGold(zoo, generator, gold, Shape(gold), tokenizer, Budget(gold, "gold"), seed, options, progress));
 
+        NativeMemory.ReturnFreedMemory();
         if (!File.Exists(Path.Combine(zoo.SmallTuned, "config.json")))
-            Record("small-tuned.dpo_pairs", TrainSmallTuned(zoo, generator, tokenizer, seed, options, log, progress));
+            Record("small-tuned.dpo_pairs", TrainSmallTuned(zoo, generator, tokenizer, seed, options, progress));
+        NativeMemory.ReturnFreedMemory();
         return zoo;
     }
 
@@ -139,36 +156,47 @@ public static class Zoo
 
     /// <summary>Sentiment: a positive/negative classifier (corrupted reviews count as negative). Summarization: a Bradley–Terry RM.</summary>
     static double TrainGold(ZooTask zoo, ITaskGenerator generator, ZooModelPlan gold, ModelConfig backbone, HfTokenizer tokenizer,
-        TrainingOptions budget, ulong seed, ModelOptions options, Action<string> log, Action<string, TrainingStep, int>? progress)
+        TrainingOptions budget, ulong seed, ModelOptions options, IProgressReport progress)
     {
         var plan = zoo.Plan;
         if (generator is SentimentTask sentiment)
         {
             var config = backbone.WithClassificationHead(2, ["NEGATIVE", "POSITIVE"]);
-            log($"{plan.Task}: training the gold sentiment classifier on {plan.GoldExamples} labelled reviews");
+            progress.Message($"{plan.Task}: training the gold sentiment classifier on {plan.GoldExamples} labelled reviews");
             static LabelledText Labelled(ClassifierExample e) => new(e.Text, e.Label == SentimentTask.PositiveLabel ? 1 : 0);
             var examples = sentiment.ClassifierExamples(plan.GoldExamples, seed).Select(Labelled).ToArray();
             using var classifier = NewClassifier(config, options, seed ^ 0x601D);
-            RewardModelTraining.Classification(classifier, tokenizer, examples, budget, step => progress?.Invoke("gold", step, gold.Steps));
+            progress.Stage($"{plan.Task}: training gold", gold.Steps, "steps", advanced =>
+                RewardModelTraining.Classification(classifier, tokenizer, examples, budget, step => advanced(step.Step + 1)));
             PretrainedModels.Save(classifier, config, zoo.Gold!, zoo.Tokenizer);
             var heldOut = sentiment.ClassifierExamples(plan.GoldHeldOut, seed ^ 0xE7A1).Select(Labelled).ToArray();
             using var reward = new RewardModel(classifier, tokenizer, options);
-            var logits = reward.Logits(heldOut.Select(e => e.Text).ToArray());
+            var logits = progress.Stage($"{plan.Task}: accuracy of gold", heldOut.Length, "texts", advanced =>
+            {
+                var all = reward.Logits(heldOut.Select(e => e.Text).ToArray());
+                advanced(heldOut.Length);
+                return all;
+            });
             return heldOut.Zip(logits).Count(p => (p.Second[1] > p.Second[0] ? 1 : 0) == p.First.Label) / (double)heldOut.Length;
         }
         else
         {
             var config = backbone.WithClassificationHead(1);
-            log($"{plan.Task}: training the gold reward model on {plan.GoldExamples} preference pairs");
+            progress.Message($"{plan.Task}: training the gold reward model on {plan.GoldExamples} preference pairs");
             static Preference Pair(PreferencePair p) => new(p.Prompt, p.Chosen, p.Rejected);
             var pairs = generator.PreferencePairs(plan.GoldExamples, seed).Select(Pair).ToArray();
             using var rewardModel = NewClassifier(config, options, seed ^ 0x601D);
-            RewardModelTraining.BradleyTerry(rewardModel, tokenizer, pairs, budget, step => progress?.Invoke("gold", step, gold.Steps));
+            progress.Stage($"{plan.Task}: training gold", gold.Steps, "steps", advanced =>
+                RewardModelTraining.BradleyTerry(rewardModel, tokenizer, pairs, budget, step => advanced(step.Step + 1)));
             PretrainedModels.Save(rewardModel, config, zoo.Gold!, zoo.Tokenizer);
             var heldOut = generator.PreferencePairs(plan.GoldHeldOut, seed ^ 0xE7A1).Select(Pair).ToArray();
             using var reward = new RewardModel(rewardModel, tokenizer, options);
-            var chosen = reward.Score(heldOut.Select(p => p.Prompt + p.Chosen).ToArray());
-            var rejected = reward.Score(heldOut.Select(p => p.Prompt + p.Rejected).ToArray());
+            var (chosen, rejected) = progress.Stage($"{plan.Task}: accuracy of gold", heldOut.Length, "pairs", advanced =>
+            {
+                var scores = (reward.Score(heldOut.Select(p => p.Prompt + p.Chosen).ToArray()), reward.Score(heldOut.Select(p => p.Prompt + p.Rejected).ToArray()));
+                advanced(heldOut.Length);
+                return scores;
+            });
             return chosen.Zip(rejected).Count(p => p.First > p.Second) / (double)heldOut.Length;
         }
     }
@@ -179,11 +207,11 @@ public static class Zoo
     /// task's gold rule. So the small pair carries the preference and nothing else.
     /// </summary>
     static int TrainSmallTuned(ZooTask zoo, ITaskGenerator generator, HfTokenizer tokenizer, ulong seed, ModelOptions options,
-        Action<string> log, Action<string, TrainingStep, int>? progress)
+        IProgressReport progress)
     {
         var plan = zoo.Plan;
         var pairs = generator.PreferencePairs(plan.PreferencePairs, seed ^ 0xD90).Select(p => new Preference(p.Prompt, p.Chosen, p.Rejected)).ToArray();
-        log($"{plan.Task}: DPO of small-tuned from small-untuned on {pairs.Length} preference pairs (β = {plan.DpoBeta})");
+        progress.Message($"{plan.Task}: DPO of small-tuned from small-untuned on {pairs.Length} preference pairs (β = {plan.DpoBeta})");
         using var untuned = PretrainedModels.LoadCausalLM(zoo.SmallUntuned, options);
         using var policy = PretrainedModels.LoadCausalLM(zoo.SmallUntuned, options);
         var budget = new TrainingOptions
@@ -191,7 +219,8 @@ public static class Zoo
             Steps = plan.DpoSteps, BatchSize = 16, LearningRate = plan.DpoLearningRate, WarmupSteps = Math.Max(1, plan.DpoSteps / 10),
             Seed = seed ^ StableHash.Fnv1a("dpo"), LogCsv = Path.Combine(zoo.Logs, "small-tuned.csv"),
         };
-        DirectPreferenceOptimization.Train(policy, untuned, tokenizer, pairs, plan.DpoBeta, budget, step => progress?.Invoke("small-tuned", step, plan.DpoSteps));
+        progress.Stage($"{plan.Task}: DPO of small-tuned", plan.DpoSteps, "steps", advanced =>
+            DirectPreferenceOptimization.Train(policy, untuned, tokenizer, pairs, plan.DpoBeta, budget, step => advanced(step.Step + 1)));
         PretrainedModels.Save(policy, policy.Config, zoo.SmallTuned, zoo.Tokenizer);
         return pairs.Length;
     }

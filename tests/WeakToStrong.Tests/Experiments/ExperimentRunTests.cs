@@ -81,7 +81,18 @@ public class ExperimentRunTests(QuickZoo zoo) : IDisposable
     [Fact]
     public void RunWritesGenerationsTablesFiguresAndAManifest()
     {
-        var run = new RunDirectory(RunSmoke(Path.Combine(scratch, "run")));
+        var result = Wts(["run", WriteConfig(SentimentConfig), "--quick", "--output", Path.Combine(scratch, "run")]);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var run = new RunDirectory(Path.Combine(scratch, "run"));
+        // stderr is a pipe here, as in a log: plain lines for each cell's start and end, with its rate, and no escape codes.
+        Assert.Contains("[1/13] small Small tuned seed 0: started, 6 prompts\n", result.Stderr);
+        Assert.Matches(@"\[13/13\] base-large .+ seed 0: 6/6 prompts in [0-9.]+ s, [0-9.]+ prompts/s\n", result.Stderr);
+        Assert.DoesNotContain('\u001b', result.Stderr + result.Stdout);
+        // Loading and warming up the models are timed apart from the search, said under the summary table and kept in the manifest.
+        var setup = RunManifest.Read(run.Manifest).Setup;
+        Assert.NotNull(setup);
+        Assert.True(setup.Load > 0 && setup.WarmUp > 0, setup.ToString());
+        Assert.Contains(setup.ToString(), result.Stdout);
         var config = ExperimentConfigParser.Parse(SentimentConfig, "smoke.yaml");
         var records = GenerationLog.Read(run.Generations);
         // --quick keeps the first seed: small-tuned + 2 bases × 4 methods + 4 chunk-length cells on base-large (CBS(2,2,4) is shared)
@@ -139,6 +150,25 @@ public class ExperimentRunTests(QuickZoo zoo) : IDisposable
         Assert.True(plot.ExitCode == 0, plot.Stderr);
         Assert.Contains("main-sentiment.png", plot.Stdout);
         Assert.True(File.Exists(Path.Combine(run.Figures, "main-sentiment.png")));
+    }
+
+    [Fact]
+    public void EachCellIsAStageWhosePromptCountRisesToItsTotal()
+    {
+        var config = ExperimentConfigParser.Load(WriteConfig(SentimentConfig));
+        var runner = new ExperimentRunner(config, new RunOptions { Quick = true, Limit = 5, ZooRoot = zoo.Root, OutputOverride = Path.Combine(scratch, "in-process") });
+        var progress = new RecordingProgress();
+        using (runner.Run(progress)) { }
+
+        progress.AssertMonotoneAndComplete();
+        Assert.Equal(runner.Cells.Count, progress.Stages.Count);
+        Assert.All(progress.Stages, stage =>
+        {
+            Assert.Equal("prompts", stage.Unit);
+            Assert.Equal([4L, 5L], stage.Done); // batch_prompts 4
+        });
+        Assert.Equal("[1/13] small Small tuned seed 0", progress.Stages[0].Name);
+        Assert.Contains(progress.Messages, m => m == $"smoke: {RunManifest.Read(runner.Directory.Manifest).Setup}");
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using WeakToStrong.Evaluation;
+using WeakToStrong.Experiments;
 using WeakToStrong.Reporting;
 
 namespace WeakToStrong.Tests.Reporting;
@@ -18,8 +19,8 @@ public sealed class ResultsReadmeTests : IDisposable
         var instructionFigures = Figures.WriteAll(instruction, Path.Combine(_directory, "instruction", "figures"));
         return ResultsReadme.Render(
         [
-            ("Controlled sentiment", Path.Combine(_directory, "configs", "sentiment.yaml"), sentiment, sentimentFigures),
-            ("Instruction following", "configs/instruction.yaml", instruction, instructionFigures),
+            ("Controlled sentiment", Path.Combine(_directory, "configs", "sentiment.yaml"), sentiment, sentimentFigures, new SetupSeconds(3.4, 1.5)),
+            ("Instruction following", "configs/instruction.yaml", instruction, instructionFigures, null),
         ], _directory);
     }
 
@@ -73,11 +74,21 @@ public sealed class ResultsReadmeTests : IDisposable
     }
 
     [Fact]
+    public void LoadAndWarmUpAreSaidBesideTheTablesNotInThem()
+    {
+        var markdown = Render();
+
+        string sentiment = markdown[markdown.IndexOf("## Controlled sentiment", StringComparison.Ordinal)..markdown.IndexOf("## Instruction following", StringComparison.Ordinal)];
+        Assert.Contains("Seconds per sample time the search alone; the run also spent 3.4 s loading models and 1.5 s warming them up", sentiment);
+        Assert.DoesNotContain("loading models", markdown[markdown.IndexOf("## Instruction following", StringComparison.Ordinal)..]); // no record, no note
+    }
+
+    [Fact]
     public void CellsStayOnOneLine()
     {
         SummaryRow[] rows = [SyntheticSummary.Row("sentiment", "a|b", "cbs", "CBS\n(4|4)", w: 4, k: 4, l: 5, gold: 1)];
 
-        var markdown = ResultsReadme.Render([("Odd names", "c.yaml", rows, [])], _directory);
+        var markdown = ResultsReadme.Render([("Odd names", "c.yaml", rows, [], null)], _directory);
 
         Assert.Contains(@"| CBS (4\|4) | a\|b | 100 |", markdown);
         Assert.DoesNotContain("### Figures", markdown);

@@ -11,7 +11,7 @@ public sealed class QuickZoo : IDisposable
     public string Root { get; } = Directory.CreateTempSubdirectory("wts-quick-zoo-").FullName;
     public IReadOnlyDictionary<string, ZooTask> Tasks { get; }
 
-    public QuickZoo() => Tasks = ZooPlan.Tasks.ToDictionary(t => t, t => Zoo.Build(Root, t, quick: true, _ => { }));
+    public QuickZoo() => Tasks = ZooPlan.Tasks.ToDictionary(t => t, t => Zoo.Build(Root, t, quick: true, ProgressReport.Silent));
 
     public JsonObject Manifest(string task) => JsonNode.Parse(File.ReadAllText(Tasks[task].Manifest))!.AsObject();
 
@@ -85,8 +85,18 @@ public class QuickZooTests(QuickZoo zoo)
         string again = Directory.CreateTempSubdirectory("wts-quick-zoo-again-").FullName;
         try
         {
-            var rebuilt = Zoo.Build(again, "instruction", quick: true, _ => { });
+            var progress = new RecordingProgress();
+            var rebuilt = Zoo.Build(again, "instruction", quick: true, progress);
             var original = zoo.Tasks["instruction"];
+            // Each stage counts its own units up to its total: the corpus in documents, every training in steps.
+            progress.AssertMonotoneAndComplete();
+            var plan = ZooPlan.For("instruction", quick: true);
+            Assert.Equal(["instruction: corpus", "instruction: tokenizer",
+                    .. plan.Bases.Append(plan.Small).SelectMany(m => new[] { $"instruction: pretraining {m.Name}", $"instruction: perplexity of {m.Name}" }),
+                    "instruction: DPO of small-tuned"],
+                progress.Stages.Select(s => s.Name));
+            Assert.Equal([.. plan.Bases.Select(b => b.Steps), plan.Small.Steps], progress.Stages.Where(s => s.Name.Contains("pretraining")).Select(s => (int)s.Total));
+            Assert.All(progress.Stages.Where(s => s.Unit == "steps"), s => Assert.Equal(Enumerable.Range(1, (int)s.Total).Select(i => (long)i), s.Done));
             foreach (var file in new[] { "tokenizer/vocab.json", "tokenizer/merges.txt", "small-untuned/model.safetensors", "small-tuned/model.safetensors", "base-large/model.safetensors" })
                 Assert.True(File.ReadAllBytes(Path.Combine(original.Directory, file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(rebuilt.Directory, file))), file);
         }
@@ -96,7 +106,7 @@ public class QuickZooTests(QuickZoo zoo)
     [Fact]
     public void AnUnknownTaskIsRefused()
     {
-        var error = Assert.Throws<InvalidInputException>(() => Zoo.Build(zoo.Root, "poetry", quick: true, _ => { }));
+        var error = Assert.Throws<InvalidInputException>(() => Zoo.Build(zoo.Root, "poetry", quick: true, ProgressReport.Silent));
         Assert.Contains("sentiment", error.Message);
     }
 }
