@@ -2,12 +2,16 @@
 prefill of 64 tokens then cached decode of 50 at batch 1 and 16, the way transformers' eager GPT-2 computes
 (addmm Conv1D, tanh GELU, matmul-softmax attention, KV cache by concatenation), logits of the last position only.
 
-Run with OpenBLAS's OpenMP build and 2 threads (Debian's default reference BLAS is no fair peer):
+Run with OpenBLAS's OpenMP build and 2 threads (Debian's default reference BLAS is no fair peer, and is what
+torch loads when the openblas-openmp folder is missing: the first line says which BLAS was loaded):
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=2 /usr/bin/python3 bench/forward_peer.py
+With --serve it builds the model once, then runs one measurement per stdin line "batch prompt_tokens new_tokens seed"
+and answers "prefill_seconds decode_seconds_per_step cpu_seconds", so `wts bench forward --peer` can alternate with it.
 """
 import argparse
 import math
 import statistics
+import sys
 import time
 
 import torch
@@ -79,16 +83,40 @@ def generate(w, batch, prompt_tokens, new_tokens, seed):
     return prefill, (time.perf_counter() - start) / new_tokens
 
 
+def loaded_blas():
+    """The BLAS library this process mapped (torch's build info says only "generic" on Debian)."""
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "/" in line}
+    for name in ("openblas", "mkl_", "blis", "libblas"):
+        found = sorted(p for p in paths if name in p.rsplit("/", 1)[-1])
+        if found:
+            return found[0]
+    return "unknown"
+
+
+def serve(w):
+    """One measurement per stdin line, so a caller can interleave its own runs with these in the same session."""
+    print(f"PyTorch {torch.__version__} eager, threads {torch.get_num_threads()}, BLAS {loaded_blas()}", flush=True)
+    for line in sys.stdin:
+        batch, prompt_tokens, new_tokens, seed = (int(f) for f in line.split())
+        cpu = time.process_time()
+        prefill, decode = generate(w, batch, prompt_tokens, new_tokens, seed)
+        print(f"{prefill!r} {decode!r} {time.process_time() - cpu!r}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch-sizes", default="1,16")
     parser.add_argument("--prompt-tokens", type=int, default=64)
     parser.add_argument("--new-tokens", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--serve", action="store_true", help="answer measurement requests on stdin (for wts bench forward --peer)")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     w = random_gpt2()
-    print(f"PyTorch {torch.__version__} eager, threads {torch.get_num_threads()}, random gpt2-small fp32")
+    if args.serve:
+        return serve(w)
+    print(f"PyTorch {torch.__version__} eager, threads {torch.get_num_threads()}, BLAS {loaded_blas()}, random gpt2-small fp32")
     print(f"{'batch':>5}  {'prefill tok':>11}  {'prefill ms':>10}  {'prefill tok/s':>13}  {'decode ms/step':>14}  {'decode tok/s':>12}")
     for batch in (int(b) for b in args.batch_sizes.split(",")):
         runs = [generate(w, batch, args.prompt_tokens, args.new_tokens, seed) for seed in range(args.repeats + 1)][1:]

@@ -172,8 +172,11 @@ internal static class BenchCommand
         var newTokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 50 };
         var repeats = new Option<int>("--repeats") { DefaultValueFactory = _ => 3 };
         var memorySteps = new Option<int>("--memory-steps") { Description = "also report RSS after 100 and after this many decode steps (0 = skip)", DefaultValueFactory = _ => 1000 };
+        var peerScript = new Option<string?>("--peer") { Description = "PyTorch peer script (bench/forward_peer.py) whose runs alternate with ours; with --random gpt2-small" };
+        var peerPython = new Option<string>("--peer-python") { Description = "Python that runs --peer (its BLAS follows LD_LIBRARY_PATH)", DefaultValueFactory = _ => "python3" };
         var runtime = new RuntimeOptions();
-        var command = new Command("forward", "Prefill and cached-decode tokens/s at several batch sizes.") { model, random, batches, promptTokens, newTokens, repeats, memorySteps };
+        var command = new Command("forward", "Prefill and cached-decode tokens/s at several batch sizes.")
+            { model, random, batches, promptTokens, newTokens, repeats, memorySteps, peerScript, peerPython };
         runtime.AddTo(command);
         command.SetAction(result => Cli.Run(() =>
         {
@@ -181,7 +184,13 @@ internal static class BenchCommand
             if ((reference is null) == (preset is null)) throw new InvalidInputException("give exactly one of --model and --random");
             int prompt = result.GetValue(promptTokens), generated = result.GetValue(newTokens), runs = result.GetValue(repeats);
             if (prompt <= 0 || generated <= 0 || runs <= 0) throw new InvalidInputException("--prompt-tokens, --new-tokens and --repeats must be positive");
+            string? peerPath = result.GetValue(peerScript);
+            if (peerPath is not null && preset != "gpt2-small")
+                throw new InvalidInputException("--peer: the PyTorch peer builds a random gpt2-small, so it needs --random gpt2-small");
+            var batchSizes = Cli.ParseIds(result.GetValue(batches)!, "--batch-sizes");
+            if (batchSizes.Contains(0)) throw new InvalidInputException("--batch-sizes: batch sizes must be positive");
             var options = runtime.Apply(result);
+            using var peer = peerPath is null ? null : ForwardPeer.Start(result.GetValue(peerPython)!, peerPath, TorchSharp.torch.get_num_threads());
             CausalLanguageModel lm;
             if (reference is not null) lm = PretrainedModels.LoadCausalLM(reference, options, Cli.Warn);
             else
@@ -193,12 +202,21 @@ internal static class BenchCommand
             var c = lm.Config;
             Console.WriteLine($"model: {reference ?? "random " + preset} ({c.NumHiddenLayers} layers, {c.HiddenSize} wide, vocab {c.VocabSize}), " +
                 $"{options.DType}, {options.Device.type}, threads {TorchSharp.torch.get_num_threads()}");
-            Console.WriteLine($"{"batch",5}  {"prefill tok",11}  {"prefill ms",10}  {"prefill tok/s",13}  {"decode ms/step",14}  {"decode tok/s",12}");
-            foreach (int batch in Cli.ParseIds(result.GetValue(batches)!, "--batch-sizes"))
+            if (peer is not null)
             {
-                if (batch == 0) throw new InvalidInputException("--batch-sizes: batch sizes must be positive");
-                var row = ForwardBenchmark.Measure(lm, batch, prompt, generated, runs);
-                Console.WriteLine($"{batch,5}  {prompt,11}  {row.PrefillSeconds * 1000,10:F1}  {row.PrefillTokensPerSecond,13:F1}  {row.DecodeSecondsPerStep * 1000,14:F2}  {row.DecodeTokensPerSecond,12:F1}");
+                Console.WriteLine($"peer: {peer.Description}; runs alternate with ours, medians of {runs} after a warm-up; ratio = peer / wts (above 1: wts faster)");
+                Console.WriteLine($"{"batch",5}  {"prefill tok",11}  {"prefill ms",10}  {"peer ms",9}  {"ratio",6}  {"decode ms/step",14}  {"peer ms/step",12}  {"ratio",6}  {"cpu s/run",9}  {"peer cpu s",10}");
+            }
+            else Console.WriteLine($"{"batch",5}  {"prefill tok",11}  {"prefill ms",10}  {"prefill tok/s",13}  {"decode ms/step",14}  {"decode tok/s",12}  {"cpu s/run",9}");
+            foreach (int batch in batchSizes)
+            {
+                var (row, peerRow) = ForwardBenchmark.Measure(lm, batch, prompt, generated, runs, peer);
+                if (peerRow is null)
+                    Console.WriteLine($"{batch,5}  {prompt,11}  {row.PrefillSeconds * 1000,10:F1}  {row.PrefillTokensPerSecond,13:F1}  {row.DecodeSecondsPerStep * 1000,14:F2}  {row.DecodeTokensPerSecond,12:F1}  {row.CpuSeconds,9:F2}");
+                else
+                    Console.WriteLine($"{batch,5}  {prompt,11}  {row.PrefillSeconds * 1000,10:F1}  {peerRow.PrefillSeconds * 1000,9:F1}  {peerRow.PrefillSeconds / row.PrefillSeconds,6:F2}  " +
+                        $"{row.DecodeSecondsPerStep * 1000,14:F2}  {peerRow.DecodeSecondsPerStep * 1000,12:F2}  {peerRow.DecodeSecondsPerStep / row.DecodeSecondsPerStep,6:F2}  " +
+                        $"{row.CpuSeconds,9:F2}  {peerRow.CpuSeconds,10:F2}");
             }
             int steps = result.GetValue(memorySteps);
             if (steps > 0)

@@ -4,8 +4,9 @@ using static TorchSharp.torch;
 
 namespace WeakToStrong.Benchmarks;
 
+/// <param name="CpuSeconds">median CPU seconds (user + system, all threads) of one run: prefill and every decode step</param>
 public sealed record ForwardBenchmarkRow(int BatchSize, int PromptTokens, int NewTokens,
-    double PrefillSeconds, double DecodeSecondsPerStep)
+    double PrefillSeconds, double DecodeSecondsPerStep, double CpuSeconds)
 {
     public double PrefillTokensPerSecond => BatchSize * PromptTokens / PrefillSeconds;
     public double DecodeTokensPerSecond => BatchSize / DecodeSecondsPerStep;
@@ -14,21 +15,31 @@ public sealed record ForwardBenchmarkRow(int BatchSize, int PromptTokens, int Ne
 /// <summary>
 /// Prefill and cached-decode speed of a causal LM (`wts bench forward`). Each measurement is the median
 /// of several runs after one warm-up; decoding feeds back the greedy token so the LM head is included.
+/// With a peer, its runs alternate with ours (ours, peer, ours, …) on the same seeds, so both see the same machine.
 /// </summary>
 public static class ForwardBenchmark
 {
-    public static ForwardBenchmarkRow Measure(CausalLanguageModel model, int batchSize, int promptTokens, int newTokens, int repeats)
+    public static ForwardBenchmarkRow Measure(CausalLanguageModel model, int batchSize, int promptTokens, int newTokens, int repeats) =>
+        Measure(model, batchSize, promptTokens, newTokens, repeats, null).Ours;
+
+    public static (ForwardBenchmarkRow Ours, ForwardBenchmarkRow? Peer) Measure(CausalLanguageModel model, int batchSize, int promptTokens,
+        int newTokens, int repeats, ForwardPeer? peer)
     {
-        var prefill = new List<double>();
-        var decode = new List<double>();
+        var ours = new List<PeerRun>();
+        var theirs = new List<PeerRun>();
         for (int run = 0; run <= repeats; run++)
         {
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var (prefillSeconds, decodeSeconds) = Generate(model, batchSize, promptTokens, newTokens, seed: run);
-            if (run == 0) continue; // warm-up
-            prefill.Add(prefillSeconds);
-            decode.Add(decodeSeconds / newTokens);
+            var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+            var peerRun = peer?.Run(batchSize, promptTokens, newTokens, seed: run);
+            if (run == 0) continue; // warm-up, of the peer too
+            ours.Add(new PeerRun(prefillSeconds, decodeSeconds / newTokens, cpuSeconds));
+            if (peerRun is not null) theirs.Add(peerRun);
         }
-        return new ForwardBenchmarkRow(batchSize, promptTokens, newTokens, Median(prefill), Median(decode));
+        ForwardBenchmarkRow Row(List<PeerRun> runs) => new(batchSize, promptTokens, newTokens,
+            Median(runs.Select(r => r.PrefillSeconds)), Median(runs.Select(r => r.DecodeSecondsPerStep)), Median(runs.Select(r => r.CpuSeconds)));
+        return (Row(ours), peer is null ? null : Row(theirs));
     }
 
     /// <summary>Resident memory after <paramref name="firstSteps"/> and after <paramref name="lastSteps"/> decode
@@ -77,9 +88,9 @@ public static class ForwardBenchmark
         return process.WorkingSet64;
     }
 
-    static double Median(List<double> values)
+    static double Median(IEnumerable<double> runs)
     {
-        values.Sort();
+        var values = runs.Order().ToList();
         return values.Count % 2 == 1 ? values[values.Count / 2] : (values[values.Count / 2 - 1] + values[values.Count / 2]) / 2;
     }
 }

@@ -118,6 +118,12 @@ public sealed class BadInputTableTests : IDisposable
         new("reward missing model", BadInput, ["reward", "--model", "{dir}/nothing-here", "--text", "a film"], "{dir}/nothing-here"),
         new("bench missing model", BadInput, ["bench", "forward", "--model", "{dir}/nothing-here"], "{dir}/nothing-here"),
         new("bench api zero clients", BadInput, ["bench", "api", "--model", Tuned, "--clients", "1,0"], "--clients"),
+        new("bench peer script missing", BadInput, ["bench", "forward", "--random", "gpt2-small", "--peer", "{dir}/nothing.py"], "{dir}/nothing.py"),
+        new("bench peer of another shape", BadInput, ["bench", "forward", "--random", "gpt2-medium", "--peer", "{dir}/peer.py"], "--peer", d => Write(d, "peer.py", "")),
+        new("bench peer python missing", Machine, ["bench", "forward", "--random", "gpt2-small", "--peer", "{dir}/peer.py", "--peer-python", "{dir}/no-python"],
+            "--peer-python", d => Write(d, "peer.py", "")),
+        new("bench peer exits at start", Machine, ["bench", "forward", "--random", "gpt2-small", "--peer", "{dir}/peer.sh", "--peer-python", "/bin/sh"],
+            "peer broke", d => Write(d, "peer.sh", "echo peer broke >&2\nexit 4\n")),
         new("search missing tuned model", BadInput, ["search", "--large", Tuned, "--tuned", "{dir}/nothing-here", "--untuned", Untuned, "--prompt", "hi"], "{dir}/nothing-here"),
 
         // Datasets and other input files.
