@@ -12,7 +12,8 @@ public enum Fault { None, TooManyRequests, ServerError, DropMidBody, Stall, Malf
 /// <summary>
 /// An OpenAI-style /v1/completions server on a free loopback port (System.Net.HttpListener), in the test process.
 /// Answers come from <see cref="Answer"/> (a pure function of the request body, so a retried request gets what its first
-/// try would have); <see cref="FaultFor"/> picks a fault for the n-th request received (1-based). Every request is
+/// try would have); <see cref="FaultFor"/> picks a fault from the n-th request received and the n-th time its body was
+/// received (both 1-based: a retry is the same body again). Every request is
 /// counted and its body and Authorization header recorded. Handlers are bounded in time (a stall lasts <see cref="StallSeconds"/>).
 /// </summary>
 public sealed class FaultyCompletionsServer : IDisposable
@@ -22,6 +23,7 @@ public sealed class FaultyCompletionsServer : IDisposable
     readonly Lock gate = new();
     readonly List<JsonObject> bodies = [];
     readonly List<string?> authorizations = [];
+    readonly Dictionary<string, int> attempts = [];
     int received;
 
     public FaultyCompletionsServer(Func<JsonObject, JsonObject>? answer = null)
@@ -45,7 +47,7 @@ public sealed class FaultyCompletionsServer : IDisposable
 
     public string BaseUrl { get; } = "";
     public Func<JsonObject, JsonObject> Answer { get; set; }
-    public Func<int, Fault> FaultFor { get; set; } = _ => Fault.None;
+    public Func<int, int, Fault> FaultFor { get; set; } = (_, _) => Fault.None;
     public double StallSeconds { get; set; } = 3;
     /// <summary>Added to every answer (a slow server, so that a run can be killed mid-way).</summary>
     public TimeSpan AnswerDelay { get; set; } = TimeSpan.Zero;
@@ -82,13 +84,14 @@ public sealed class FaultyCompletionsServer : IDisposable
             string text;
             using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8)) text = await reader.ReadToEndAsync();
             var body = JsonNode.Parse(text)!.AsObject();
-            int number = Interlocked.Increment(ref received);
+            int number = Interlocked.Increment(ref received), attempt;
             lock (gate)
             {
                 bodies.Add(body);
                 authorizations.Add(context.Request.Headers["Authorization"]);
+                attempts[text] = attempt = attempts.GetValueOrDefault(text) + 1;
             }
-            switch (FaultFor(number))
+            switch (FaultFor(number, attempt))
             {
                 case Fault.TooManyRequests:
                     response.AddHeader("Retry-After", "1");
@@ -98,8 +101,12 @@ public sealed class FaultyCompletionsServer : IDisposable
                     await Write(response, 500, """{"error": {"message": "internal error"}}""");
                     return;
                 case Fault.Unauthorized:
-                    await Write(response, 401, """{"error": {"message": "Incorrect API key provided: sk-test-***", "type": "invalid_request_error"}}""");
+                {
+                    // Echoes the key it was sent, as some servers do: the client must not pass it on.
+                    string sent = context.Request.Headers["Authorization"]?.Replace("Bearer ", "", StringComparison.Ordinal) ?? "(none)";
+                    await Write(response, 401, new JsonObject { ["error"] = new JsonObject { ["message"] = $"Incorrect API key provided: {sent}", ["type"] = "invalid_request_error" } }.ToJsonString());
                     return;
+                }
                 case Fault.BadRequest:
                     await Write(response, 400, """{"error": {"message": "top_k is not a valid parameter"}}""");
                     return;
