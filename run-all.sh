@@ -3,13 +3,16 @@
 # the three synthetic tasks, into $WTS_ZOO_DIR or ~/.cache/weak-to-strong/zoo), runs every experiment in
 # experiments/*.yaml and writes results/: per experiment the generations, CSV tables and figures, and
 # results/README.md with the summary tables and the figures inline.
-#   ./run-all.sh           full zoo and configs (about 30 minutes on 2 CPU cores)
+#   ./run-all.sh           full zoo and configs (about 25 minutes on 2 idle CPU cores)
 #   ./run-all.sh --quick   quick zoo, 12 prompts, first seed, into results/quick/ (a smoke run of a few minutes)
 # Interrupted? Run it again: finished runs are kept and unfinished ones resume where they stopped. A run made by other
 # weights than the zoo here (the committed results on a new machine, or after a zoo rebuild) is moved aside to
 # results/NAME.previous-DATE and generated again: one run never mixes generations of two sets of weights.
 set -euo pipefail
 cd "$(dirname "$0")"
+# libtorch's OpenMP threads spin-wait between ops; on a machine whose 2 cores other jobs share, that spinning cost
+# 10-40x the training step's own CPU time (measured on zoo training steps). Passive waiting leaves the cores to the work.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 quick=()
 results=results
 if [[ "${1:-}" == "--quick" ]]; then quick=(--quick); results=results/quick; fi
