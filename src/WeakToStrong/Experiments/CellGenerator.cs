@@ -14,11 +14,15 @@ internal sealed class CellGenerator(ExperimentConfig config, Cell cell, MethodMo
     /// The method's search on the first batch's prompts for <see cref="WarmUpTokens"/> tokens, output discarded: the first call
     /// of a search JIT-compiles its code (tiered compilation is off) and makes libtorch's first allocations for the batch's
     /// shapes, which would otherwise be timed as part of the first batch. A prompt's random stream depends on its seed and
-    /// index only, so this changes no generation.
+    /// index only, so this changes no generation. A base model behind an API is not warmed up: its requests are paid for,
+    /// and its first call's cost is the server's, not ours.
     /// </summary>
-    public void WarmUp(IReadOnlyList<TaskPrompt> prompts) =>
+    public void WarmUp(IReadOnlyList<TaskPrompt> prompts)
+    {
+        if (models.LargeApi is not null && cell.Method.UsesBaseModel) return;
         Methods.Run(cell.Method, models, generation with { MaxNewTokens = Math.Min(WarmUpTokens, generation.MaxNewTokens) },
             prompts.Select((p, i) => new SearchPrompt(i, p.Prompt)).ToArray());
+    }
 
     /// <summary>Enough to run every step of a search once (measured: 64 tokens left the first cell no faster than 2, within the noise).</summary>
     const int WarmUpTokens = 2;

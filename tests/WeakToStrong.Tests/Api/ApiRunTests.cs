@@ -64,6 +64,8 @@ public class ApiRunTests(TinyWorld world) : IClassFixture<TinyWorld>, IDisposabl
         int asked = server.Received;
         Assert.True(asked > 0);
         Assert.All(server.Authorizations, a => Assert.Equal("Bearer " + Key, a));
+        // No warm-up request is paid for: every request asks a chunk (l: 3) or the whole response (max_new_tokens: 9).
+        Assert.All(server.Bodies, b => Assert.Contains((int)b["max_tokens"]!, new[] { 3, 9 }));
         var records = GenerationLog.Read(run.Generations);
         Assert.Equal(3 * 6, records.Count);
         Assert.All(records, r => Assert.NotNull(r.ImplicitValue));
