@@ -250,34 +250,13 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
                 }
                 foreach (var batch in pending.Chunk(config.BatchPrompts))
                 {
-                    log.Append(GenerateWithRetry(method, batch.Select(p => (p.Prompt, p.Index)).ToArray(), progress));
+                    log.Append(method.Generate(batch.Select(p => (p.Prompt, p.Index)).ToArray()));
                     progress.StageAdvanced(cellDone += batch.Length);
                 }
             }
             progress.StageFinished();
         }
         return new SetupSeconds(loading.Elapsed.TotalSeconds, warmingUp.Elapsed.TotalSeconds);
-    }
-
-    /// <summary>
-    /// A batch is a pure function of its prompts and seed, so one that hit TorchSharp 0.107's premature Scalar
-    /// finalization (a native op failing with "Expected false to be true"; README, known issues) is run again.
-    /// </summary>
-    static IReadOnlyList<GenerationRecord> GenerateWithRetry(CellGenerator method, IReadOnlyList<(TaskPrompt Prompt, int Index)> batch, IProgressReport progress)
-    {
-        for (int attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return method.Generate(batch);
-            }
-            catch (System.Runtime.InteropServices.ExternalException e) when (attempt < 3 && e.Message.Contains("Expected false to be true", StringComparison.Ordinal))
-            {
-                progress.Message($"warning: a TorchSharp op failed spuriously (premature Scalar finalization); running prompts {batch[0].Index}..{batch[^1].Index} again");
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-            }
-        }
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ public static class AttentionMasks
 {
     // Kept for the process's life: TorchSharp 0.107 can finalize a temporary Scalar while a native op still reads it (README, known issues).
     static readonly Scalar LowestFloat16 = (-65504.0).ToScalar(), LowestBFloat16 = (-3.3895313892515355e38).ToScalar(),
-        LowestFloat64 = double.MinValue.ToScalar(), LowestFloat32 = ((double)float.MinValue).ToScalar(), One = 1L.ToScalar();
+        LowestFloat64 = double.MinValue.ToScalar(), LowestFloat32 = ((double)float.MinValue).ToScalar();
 
     // Whether each mask built on the host pads anything, kept with the tensor object so no forward reads the device to find out.
     static readonly ConditionalWeakTable<Tensor, StrongBox<bool>> HostPadding = new();
@@ -28,14 +28,14 @@ public static class AttentionMasks
     /// </summary>
     public static Tensor PositionIds(Tensor attentionMask, int queryLength)
     {
-        var positions = attentionMask.to(ScalarType.Int64).cumsum(-1) - 1;
-        positions = positions.masked_fill(attentionMask.eq(0), One);
+        var positions = attentionMask.to(ScalarType.Int64).cumsum(-1).sub(Scalars.One);
+        positions = positions.masked_fill(attentionMask.eq(Scalars.Zero), Scalars.One);
         return positions.narrow(1, positions.shape[1] - queryLength, queryLength);
     }
 
     /// <summary>Positions past, past+1, … for every row when there is no padding.</summary>
     public static Tensor DefaultPositionIds(long batch, int pastLength, int queryLength, Device device) =>
-        arange(pastLength, pastLength + queryLength, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(batch, -1);
+        Scalars.Arange(pastLength, pastLength + queryLength, device).unsqueeze(0).expand(batch, -1);
 
     /// <summary>
     /// The additive mask [B, 1, T, S] for queries at positions past..past+T−1 over S = past+T keys:
@@ -60,13 +60,17 @@ public static class AttentionMasks
         }
         isCausal = false;
 
-        var queryPositions = arange(pastLength, keyLength, dtype: ScalarType.Int64, device: device).unsqueeze(1);
-        var keyPositions = arange(0, keyLength, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+        var queryPositions = Scalars.Arange(pastLength, keyLength, device).unsqueeze(1);
+        var keyPositions = Scalars.Arange(0, keyLength, device).unsqueeze(0);
         var allowed = keyPositions.le(queryPositions);
-        if (slidingWindow is int window) allowed = allowed.logical_and(queryPositions - keyPositions < window);
+        if (slidingWindow is int window)
+        {
+            using var windowScalar = window.ToScalar();
+            allowed = allowed.logical_and((queryPositions - keyPositions).lt(windowScalar));
+        }
         var allowedPerRow = allowed.unsqueeze(0).unsqueeze(0).expand(batch, 1, queryLength, keyLength);
         if (attentionMask is not null)
-            allowedPerRow = allowedPerRow.logical_and(attentionMask.ne(0).view(batch, 1, 1, keyLength));
+            allowedPerRow = allowedPerRow.logical_and(attentionMask.ne(Scalars.Zero).view(batch, 1, 1, keyLength));
         return zeros(batch, 1, queryLength, keyLength, dtype: dtype, device: device).masked_fill(allowedPerRow.logical_not(), Lowest(dtype));
     }
 

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -75,9 +76,10 @@ public abstract class SequenceClassifier : Module
     protected Tensor LastTokenIndex(Tensor inputIds, Tensor? attentionMask)
     {
         long length = inputIds.shape[1];
-        var positions = arange(length, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
-        Tensor keep = Config.PadTokenId is int pad ? inputIds.ne(pad)
-            : attentionMask is not null ? attentionMask.ne(0)
+        var positions = Scalars.Arange(0, length, inputIds.device).unsqueeze(0);
+        using var pad = (Config.PadTokenId ?? 0).ToScalar();
+        Tensor keep = Config.PadTokenId is not null ? inputIds.ne(pad)
+            : attentionMask is not null ? attentionMask.ne(Scalars.Zero)
             : ones_like(inputIds, dtype: ScalarType.Bool);
         return (positions * keep.to(ScalarType.Int64)).argmax(-1);
     }

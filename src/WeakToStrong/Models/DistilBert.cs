@@ -26,8 +26,8 @@ public sealed class DistilBertEmbeddings : Module
 
     public Tensor forward(Tensor inputIds)
     {
-        var positions = arange(inputIds.shape[1], dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
-        return LayerNorm.forward(word_embeddings.forward(inputIds) + position_embeddings.forward(positions));
+        var positions = Scalars.Arange(0, inputIds.shape[1], inputIds.device).unsqueeze(0);
+        return LayerNorm.forward(word_embeddings.forward(inputIds).add(position_embeddings.forward(positions), Scalars.One));
     }
 }
 
@@ -97,8 +97,8 @@ public sealed class TransformerBlock : Module
 
     public Tensor forward(Tensor hidden, Tensor? keyMask)
     {
-        hidden = sa_layer_norm.forward(attention.forward(hidden, keyMask) + hidden);
-        return output_layer_norm.forward(ffn.forward(hidden) + hidden);
+        hidden = sa_layer_norm.forward(attention.forward(hidden, keyMask).add(hidden, Scalars.One));
+        return output_layer_norm.forward(ffn.forward(hidden).add(hidden, Scalars.One));
     }
 }
 
@@ -141,7 +141,7 @@ public sealed class DistilBertModel : Module
         {
             long batch = inputIds.shape[0], steps = inputIds.shape[1];
             keyMask = zeros(batch, 1, 1, steps, dtype: hidden.dtype, device: hidden.device)
-                .masked_fill(attentionMask.eq(0).view(batch, 1, 1, steps), AttentionMasks.Lowest(hidden.dtype));
+                .masked_fill(attentionMask.eq(Scalars.Zero).view(batch, 1, 1, steps), AttentionMasks.Lowest(hidden.dtype));
         }
         return transformer.forward(hidden, keyMask);
     }
@@ -174,7 +174,7 @@ public sealed class DistilBertForSequenceClassification : SequenceClassifier
         foreach (var (name, parameter) in named_parameters())
         {
             if (name.EndsWith("bias", StringComparison.Ordinal)) parameter.zero_();
-            else if (name.Contains("LayerNorm", StringComparison.Ordinal) || name.Contains("layer_norm", StringComparison.Ordinal)) parameter.fill_(1.0);
+            else if (name.Contains("LayerNorm", StringComparison.Ordinal) || name.Contains("layer_norm", StringComparison.Ordinal)) parameter.fill_(Scalars.One);
             else HostRandom.Normal(parameter, 0, Config.InitializerRange, generator);
         }
     }

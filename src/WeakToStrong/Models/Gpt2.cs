@@ -73,8 +73,8 @@ public sealed class GPT2Block : Module
 
     public Tensor forward(Tensor hidden, Tensor? mask, bool isCausal, KvCache? cache)
     {
-        hidden = hidden + attn.forward(ln_1.forward(hidden), mask, isCausal, cache);
-        return hidden + mlp.forward(ln_2.forward(hidden));
+        hidden = hidden.add(attn.forward(ln_1.forward(hidden), mask, isCausal, cache), Scalars.One);
+        return hidden.add(mlp.forward(ln_2.forward(hidden)), Scalars.One);
     }
 }
 
@@ -117,7 +117,7 @@ public sealed class GPT2Model : Module
             lastPosition = HostSync.Item<long>(positions.max(), HostRead.Other);
         if (lastPosition >= config.MaxPositionEmbeddings)
             throw new InvalidInputException($"sequence of {lastPosition + 1} tokens exceeds n_positions = {config.MaxPositionEmbeddings} of {config.Path}");
-        var hidden = wte.forward(inputIds) + wpe.forward(positions);
+        var hidden = wte.forward(inputIds).add(wpe.forward(positions), Scalars.One);
         var mask = AttentionMasks.Additive(attentionMask, batch, past, steps, null, hidden.dtype, hidden.device, out bool isCausal);
         for (int i = 0; i < h.Count; i++)
         {
@@ -137,7 +137,7 @@ public sealed class GPT2Model : Module
         foreach (var (name, parameter) in named_parameters())
         {
             if (name.EndsWith("bias", StringComparison.Ordinal)) parameter.zero_();
-            else if (name.Contains("ln_", StringComparison.Ordinal)) parameter.fill_(1.0);
+            else if (name.Contains("ln_", StringComparison.Ordinal)) parameter.fill_(Scalars.One);
             else if (name.EndsWith("c_proj.weight", StringComparison.Ordinal))
                 HostRandom.Normal(parameter, 0, std / Math.Sqrt(2.0 * config.NumHiddenLayers), generator);
             else HostRandom.Normal(parameter, 0, std, generator);
@@ -192,7 +192,7 @@ public sealed class GPT2ForSequenceClassification : SequenceClassifier
     {
         var hidden = transformer.forward(inputIds, attentionMask, null);
         var last = LastTokenIndex(inputIds, attentionMask).to(hidden.device);
-        var pooled = hidden[arange(hidden.shape[0], device: hidden.device), last];
+        var pooled = hidden[Scalars.Arange(0, hidden.shape[0], hidden.device), last];
         return DeviceMap.ToOutput(score.forward(pooled));
     }
 

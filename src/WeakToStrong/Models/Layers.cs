@@ -91,10 +91,12 @@ public sealed class RmsNorm : Module
 {
     public readonly Parameter weight;
     readonly double eps;
+    readonly Scalar epsilon; // owned: see Scalars
 
     public RmsNorm(long size, double eps, ModelOptions options) : base(nameof(RmsNorm))
     {
         this.eps = eps;
+        epsilon = eps.ToScalar();
         weight = new Parameter(empty(size, dtype: options.DType, device: options.Device));
         register_parameter("weight", weight);
     }
@@ -105,8 +107,8 @@ public sealed class RmsNorm : Module
     {
         var inputType = input.dtype;
         var x = input.to(ScalarType.Float32);
-        var variance = x.pow(2).mean([-1L], keepdim: true);
-        x = x * (variance + eps).rsqrt();
+        var variance = x.pow(Scalars.Two).mean([-1L], keepdim: true);
+        x = x * variance.add(epsilon, Scalars.One).rsqrt();
         return weight * x.to(inputType);
     }
 }

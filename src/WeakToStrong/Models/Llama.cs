@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using F = TorchSharp.torch.nn.functional;
@@ -13,12 +14,14 @@ public sealed class LlamaRotaryEmbedding
 {
     readonly Tensor invFreq; // [head_dim / 2], float32
     readonly double positionScale;
+    readonly Scalar positionScaleScalar; // owned: see Scalars
 
     public LlamaRotaryEmbedding(ModelConfig config, Device device)
     {
         var frequencies = InverseFrequencies(config);
         invFreq = tensor(frequencies.Select(f => (float)f).ToArray(), device: device).DetachFromDisposeScope();
         positionScale = config.RopeLinearFactor is double factor ? 1.0 / factor : 1.0;
+        positionScaleScalar = positionScale.ToScalar();
     }
 
     /// <summary>1 / theta^(2i/d), then the llama3 frequency-dependent rescaling when configured.</summary>
@@ -50,7 +53,7 @@ public sealed class LlamaRotaryEmbedding
     public (Tensor Cos, Tensor Sin) Forward(Tensor positionIds, ScalarType dtype)
     {
         var positions = positionIds.to(ScalarType.Float32);
-        if (positionScale != 1.0) positions = positions * positionScale;
+        if (positionScale != 1.0) positions = positions.mul(positionScaleScalar);
         var angles = positions.unsqueeze(-1) * invFreq;
         var embedding = cat([angles, angles], -1).unsqueeze(1);
         return (embedding.cos().to(dtype), embedding.sin().to(dtype));
@@ -60,7 +63,7 @@ public sealed class LlamaRotaryEmbedding
     {
         long half = x.shape[^1] / 2;
         var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
-        return x * cos + rotated * sin;
+        return (x * cos).add(rotated * sin, Scalars.One);
     }
 }
 
@@ -119,8 +122,8 @@ public sealed class LlamaAttention : Module
         {
             // is_causal (a fresh prompt: S = T) would let row g·T + t see columns up to g·T + t; each group needs
             // the causal rule of its own steps, as a boolean mask (true = may attend).
-            var queryPositions = arange(steps, dtype: ScalarType.Int64, device: query.device).repeat(groups).unsqueeze(1);
-            var keyPositions = arange(keyLength, dtype: ScalarType.Int64, device: query.device).unsqueeze(0);
+            var queryPositions = Scalars.Arange(0, steps, query.device).repeat(groups).unsqueeze(1);
+            var keyPositions = Scalars.Arange(0, keyLength, query.device).unsqueeze(0);
             groupedMask = keyPositions.le(queryPositions);
         }
         var attended = F.scaled_dot_product_attention(groupedQuery, key, value, groupedMask, 0.0, is_casual: false);
@@ -165,8 +168,8 @@ public sealed class LlamaDecoderLayer : Module
 
     public Tensor forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? mask, bool isCausal, KvCache? cache)
     {
-        hidden = hidden + self_attn.forward(input_layernorm.forward(hidden), cos, sin, mask, isCausal, cache);
-        return hidden + mlp.forward(post_attention_layernorm.forward(hidden));
+        hidden = hidden.add(self_attn.forward(input_layernorm.forward(hidden), cos, sin, mask, isCausal, cache), Scalars.One);
+        return hidden.add(mlp.forward(post_attention_layernorm.forward(hidden)), Scalars.One);
     }
 }
 
@@ -222,7 +225,7 @@ public sealed class LlamaModel : Module
         foreach (var (name, parameter) in named_parameters())
         {
             if (name.EndsWith("bias", StringComparison.Ordinal)) parameter.zero_();
-            else if (name.EndsWith("norm.weight", StringComparison.Ordinal)) parameter.fill_(1.0);
+            else if (name.EndsWith("norm.weight", StringComparison.Ordinal)) parameter.fill_(Scalars.One);
             else HostRandom.Normal(parameter, 0, config.InitializerRange, generator);
         }
     }
@@ -275,7 +278,7 @@ public sealed class LlamaForSequenceClassification : SequenceClassifier
     {
         var hidden = model.forward(inputIds, attentionMask, null);
         var last = LastTokenIndex(inputIds, attentionMask).to(hidden.device);
-        return DeviceMap.ToOutput(score.forward(hidden[arange(hidden.shape[0], device: hidden.device), last]));
+        return DeviceMap.ToOutput(score.forward(hidden[Scalars.Arange(0, hidden.shape[0], hidden.device), last]));
     }
 
     public override void InitializeWeights(Generator? generator = null)

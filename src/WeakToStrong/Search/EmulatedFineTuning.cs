@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using TorchSharp;
+using WeakToStrong.Models;
 using static TorchSharp.torch;
 
 namespace WeakToStrong.Search;
@@ -44,6 +46,7 @@ public sealed class EmulatedFineTuning
         var sampledPerPrompt = new long[rows];
         var smallTokensPerPrompt = new long[rows];
         using var noGrad = no_grad();
+        using var betaScalar = beta.ToScalar(); // owned through the loop: see Models.Scalars
         try
         {
             for (int m = 0; m < models.Length; m++)
@@ -58,7 +61,7 @@ public sealed class EmulatedFineTuning
             {
                 using var scope = NewDisposeScope();
                 var combined = logits[0]!.narrow(1, 0, vocabulary)
-                    + beta * (logits[1]!.narrow(1, 0, vocabulary) - logits[2]!.narrow(1, 0, vocabulary));
+                    .add((logits[1]!.narrow(1, 0, vocabulary) - logits[2]!.narrow(1, 0, vocabulary)).mul(betaScalar), Scalars.One);
                 var tokens = Sampling.Sample(combined, generation.Sampling, generators); // one row per prompt, one host read
                 var feed = new IReadOnlyList<int>[rows];
                 for (int p = 0; p < rows; p++)

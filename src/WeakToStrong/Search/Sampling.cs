@@ -1,4 +1,5 @@
 using TorchSharp;
+using WeakToStrong.Models;
 using static TorchSharp.torch;
 
 namespace WeakToStrong.Search;
@@ -30,7 +31,11 @@ public static class Sampling
     public static Tensor Warp(Tensor logits, SamplingOptions options)
     {
         var scores = logits.to(ScalarType.Float32);
-        if (options.Temperature > 0 && options.Temperature != 1.0) scores = scores / options.Temperature;
+        if (options.Temperature > 0 && options.Temperature != 1.0)
+        {
+            using var temperature = options.Temperature.ToScalar();
+            scores = scores.div(temperature);
+        }
         long vocabulary = scores.shape[^1];
         if (options.TopK > 0 && options.TopK < vocabulary)
         {
@@ -42,8 +47,9 @@ public static class Sampling
         {
             var (sorted, order) = scores.sort(-1, descending: false);
             var cumulative = sorted.softmax(-1).cumsum(-1);
-            var removeSorted = cumulative.le(1 - options.TopP);
-            removeSorted.narrow(-1, vocabulary - 1, 1).fill_(false); // keep the most likely token
+            using var mass = (1 - options.TopP).ToScalar();
+            var removeSorted = cumulative.le(mass);
+            removeSorted.narrow(-1, vocabulary - 1, 1).fill_(Scalars.False); // keep the most likely token
             var remove = zeros_like(removeSorted).scatter(-1, order, removeSorted);
             scores = scores.masked_fill(remove, NegativeInfinity);
         }

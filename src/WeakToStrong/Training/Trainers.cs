@@ -1,3 +1,4 @@
+using TorchSharp;
 using WeakToStrong.Models;
 using WeakToStrong.Tokenization;
 using static TorchSharp.torch;
@@ -27,11 +28,11 @@ public static class LanguageModelTraining
         var device = model.InputEmbeddings.device;
         using var corpus = tensor(stream, device: device);
         using var generator = new Generator(options.Seed); // CPU: seeded draws happen on the host (HostRandom)
-        var windowOffsets = arange(blockSize + 1, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+        var windowOffsets = Scalars.Arange(0, blockSize + 1, device).unsqueeze(0);
         return TrainingLoop.Run(model, options, _ =>
         {
             var starts = HostRandom.Randint(0, stream.Length - blockSize - 1, [options.BatchSize, 1], generator, device);
-            var window = corpus.index_select(0, (starts + windowOffsets).flatten()).view(options.BatchSize, blockSize + 1);
+            var window = corpus.index_select(0, starts.add(windowOffsets, Scalars.One).flatten()).view(options.BatchSize, blockSize + 1);
             var logits = model.Forward(window.narrow(1, 0, blockSize)).to(ScalarType.Float32); // losses in float32 at any model dtype
             return F.cross_entropy(logits.reshape(-1, logits.shape[^1]), window.narrow(1, 1, blockSize).reshape(-1));
         }, progress);
@@ -123,6 +124,7 @@ public static class DirectPreferenceOptimization
         var referenceChosen = ReferenceLogprobs(reference, chosen, device);
         var referenceRejected = ReferenceLogprobs(reference, rejected, device);
         using var generator = new Generator(options.Seed); // CPU: seeded draws happen on the host (HostRandom)
+        using var betaScalar = beta.ToScalar(); // owned through every step: see Scalars
         return TrainingLoop.Run(policy, options, _ =>
         {
             var rows = LanguageModelTraining.SampleRows(Enumerable.Range(0, pairs.Count).ToArray(), options.BatchSize, generator);
@@ -131,7 +133,7 @@ public static class DirectPreferenceOptimization
             var index = tensor(rows.Select(i => (long)i).ToArray(), device: device);
             var chosenRatio = logprobs.narrow(0, 0, rows.Length) - referenceChosen.index_select(0, index);
             var rejectedRatio = logprobs.narrow(0, rows.Length, rows.Length) - referenceRejected.index_select(0, index);
-            return -F.logsigmoid(beta * (chosenRatio - rejectedRatio)).mean();
+            return -F.logsigmoid((chosenRatio - rejectedRatio).mul(betaScalar)).mean();
         }, progress);
     }
 

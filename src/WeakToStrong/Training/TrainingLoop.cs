@@ -58,7 +58,7 @@ public static class TrainingLoop
     {
         options.Validate();
         using var master = new MasterWeights(model.parameters().Where(p => p.requires_grad).ToArray());
-        using var optimizer = optim.AdamW(master.Parameters, options.LearningRate, weight_decay: options.WeightDecay);
+        using var optimizer = new AdamW(master.Parameters, options.LearningRate, options.WeightDecay);
         var log = new List<TrainingStep>(options.Steps);
         var clock = Stopwatch.StartNew();
         model.train();
@@ -68,8 +68,8 @@ public static class TrainingLoop
             {
                 using var scope = NewDisposeScope();
                 double learningRate = options.LearningRateAt(step);
-                foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
-                optimizer.zero_grad();
+                optimizer.LearningRate = learningRate;
+                optimizer.ZeroGrad();
                 model.zero_grad();
                 var loss = lossAt(step);
                 double lossValue = loss.to(ScalarType.Float32).item<float>();
@@ -77,7 +77,7 @@ public static class TrainingLoop
                     throw new InvalidOperationException($"training diverged at step {step}: loss {lossValue}; lower the learning rate");
                 master.Backward(loss);
                 double gradNorm = TorchSharp.torch.nn.utils.clip_grad_norm_(master.Parameters, options.MaxGradNorm);
-                optimizer.step();
+                optimizer.Step();
                 master.CopyToModel();
                 var row = new TrainingStep(step, lossValue, learningRate, gradNorm, clock.Elapsed.TotalSeconds);
                 log.Add(row);
