@@ -19,12 +19,35 @@ if [[ "${1:-}" == "--quick" ]]; then quick=(--quick); results=results/quick; fi
 dotnet build src/WeakToStrong.Cli -c Release -v quiet -nologo
 wts() { dotnet src/WeakToStrong.Cli/bin/Release/net10.0/wts.dll "$@"; }
 
+# A black-box config (experiments/blackbox-TASK.yaml) searches TASK's base-large only through the completions API:
+# `wts serve` runs it on the loopback port the config's base_url names, for that config's run, and stops after it.
+zoo="${WTS_ZOO_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/weak-to-strong/zoo}"
+server=
+stop_server() { if [[ -n "$server" ]]; then kill "$server" 2> /dev/null || true; wait "$server" 2> /dev/null || true; server=; fi; }
+trap stop_server EXIT
+start_server() {
+  local config=$1 task port log
+  task=$(sed -n 's/^task: *\([a-z]*\).*/\1/p' "$config")
+  port=$(sed -n 's|.*base_url: *"http://127\.0\.0\.1:\([0-9]*\)/v1".*|\1|p' "$config" | head -1)
+  log=$(mktemp "${TMPDIR:-/tmp}/wts-serve-$task.XXXXXX.log")
+  wts serve --model "$zoo/$task${quick[*]:+-quick}/base-large" --served-model-name base-large --port "$port" 2> "$log" &
+  server=$!
+  for _ in $(seq 1200); do   # up to 2 minutes to load the model and bind
+    if (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then echo "run-all: wts serve of $task's base-large on port $port (log: $log)"; return; fi
+    if ! kill -0 "$server" 2> /dev/null; then echo "run-all: wts serve for $config did not start:" >&2; tail -n 3 "$log" >&2; exit 3; fi
+    sleep 0.1
+  done
+  echo "run-all: wts serve for $config is not listening on port $port after 2 minutes (log: $log)" >&2
+  exit 3
+}
+
 start=$SECONDS
 wts zoo build "${quick[@]}"
 runs=()
 for config in experiments/*.yaml; do
   name=$(basename "$config" .yaml)
   run="$results/$name"
+  if [[ "$name" == blackbox-* ]]; then start_server "$config"; fi
   if [[ -f "$run/manifest.json" ]] || compgen -G "$run/manifest.shard-*.json" > /dev/null; then
     changed=$(wts changed-models "$run")
     if [[ -n "$changed" ]]; then
@@ -36,6 +59,7 @@ for config in experiments/*.yaml; do
     fi
   fi
   wts run "$config" "${quick[@]}" --output "$run" --resume
+  stop_server
   runs+=("$run")
 done
 wts report "${runs[@]}" --out "$results/README.md"

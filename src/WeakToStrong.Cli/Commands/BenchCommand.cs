@@ -17,6 +17,20 @@ internal static class BenchCommand
         "My wife and I watched this and", "Honestly, the soundtrack alone",
     ];
 
+    /// <summary>16 instruction-like prompts for the API search comparison (the issue's 16 prompts).</summary>
+    static readonly string[] SearchComparisonPrompts =
+    [
+        .. BenchmarkPrompts,
+        "Tell me about cats.", "Give me a tip for a rainy day.", "Describe a good film.", "What should I cook tonight?",
+        "Write a sentence about the sea.", "Name a reason to read books.", "How do I keep a plant alive?", "Say something kind.",
+    ];
+
+    /// <summary>The small pair of a comparison, disposed together.</summary>
+    sealed record DisposablePair(PromptedModel Tuned, PromptedModel Untuned) : IDisposable
+    {
+        public void Dispose() { Tuned.Model.Dispose(); Untuned.Model.Dispose(); }
+    }
+
     static Command SearchCommand()
     {
         var large = new Option<string>("--large") { Description = "random-weight preset of the large model", DefaultValueFactory = _ => "gpt2-small" };
@@ -77,9 +91,12 @@ internal static class BenchCommand
         var requests = new Option<int>("--requests") { Description = "sequential requests per client", DefaultValueFactory = _ => 6 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "tokens per request (EOS ignored)", DefaultValueFactory = _ => 48 };
         var maxBatchRows = new Option<int>("--max-batch-rows") { DefaultValueFactory = _ => 64 };
+        var tuned = new Option<string?>("--tuned") { Description = "small tuned model guiding the search comparison (default: the instruction zoo's small-tuned beside the default model)" };
+        var untuned = new Option<string?>("--untuned") { Description = "its untuned reference (default: the zoo's small-untuned)" };
+        var searchPrompts = new Option<int>("--search-prompts") { Description = "prompts of the CBS(4,4,5) comparison, black-box vs white-box (0: none)", DefaultValueFactory = _ => 16 };
         var runtime = new RuntimeOptions();
-        var command = new Command("api", "wts serve's token throughput with 1, 4 and 16 concurrent clients over loopback, and the client-side cost of a request.")
-            { model, clients, requests, maxTokens, maxBatchRows };
+        var command = new Command("api", "wts serve's token throughput with 1, 4 and 16 concurrent clients over loopback, the client-side cost of a request, and CBS through the API against CBS in process.")
+            { model, clients, requests, maxTokens, maxBatchRows, tuned, untuned, searchPrompts };
         runtime.AddTo(command);
         command.SetAction(result => Cli.Run(() =>
         {
@@ -87,9 +104,14 @@ internal static class BenchCommand
             if (counts.Contains(0)) throw new InvalidInputException("--clients: client counts must be positive");
             int perClient = result.GetValue(requests), tokens = result.GetValue(maxTokens);
             if (perClient < 1 || tokens < 1) throw new InvalidInputException("--requests and --max-tokens must be positive");
+            int comparePrompts = result.GetValue(searchPrompts);
+            if (comparePrompts < 0 || comparePrompts > SearchComparisonPrompts.Length) throw new InvalidInputException($"--search-prompts must be in 0..{SearchComparisonPrompts.Length}, got {comparePrompts}");
             var options = runtime.Apply(result);
-            string zooModel = WeakToStrong.World.Zoo.Locate(WeakToStrong.World.Zoo.DefaultDirectory, "instruction", quick: false).Model("base-large");
-            string reference = result.GetValue(model) ?? (File.Exists(Path.Combine(zooModel, "config.json")) ? zooModel : "tests/fixtures/scoring/gpt2-tuned");
+            var zoo = WeakToStrong.World.Zoo.Locate(WeakToStrong.World.Zoo.DefaultDirectory, "instruction", quick: false);
+            bool zooBuilt = File.Exists(Path.Combine(zoo.Model("base-large"), "config.json"));
+            string reference = result.GetValue(model) ?? (zooBuilt ? zoo.Model("base-large") : "tests/fixtures/scoring/gpt2-tuned");
+            string tunedReference = result.GetValue(tuned) ?? (zooBuilt ? zoo.Model("small-tuned") : "tests/fixtures/scoring/gpt2-tuned");
+            string untunedReference = result.GetValue(untuned) ?? (zooBuilt ? zoo.Model("small-untuned") : "tests/fixtures/scoring/gpt2-untuned");
             string directory = ModelLocator.Resolve(reference);
             var lm = PretrainedModels.LoadCausalLM(directory, options, Cli.Warn);
             using var engine = new WeakToStrong.Serving.BatchingEngine(lm, Cli.LoadTokenizerFor(directory, lm.Config), result.GetValue(maxBatchRows));
@@ -108,6 +130,26 @@ internal static class BenchCommand
                 Console.WriteLine($"16 clients / 1 client: {sixteen.TokensPerSecond / single.TokensPerSecond:F2}x token throughput (goal ≥ 4x)");
             Console.WriteLine($"client-side overhead per request: {overhead.OverheadMs:F2} ms (HTTP round trip {overhead.RoundTripMs:F2} ms − engine {overhead.EngineMs:F2} ms, " +
                 $"mean of {overhead.Requests} max_tokens = 1 requests)");
+            if (comparePrompts == 0) return 0;
+
+            var tokenizer = Cli.LoadTokenizerFor(directory, lm.Config);
+            PromptedModel Small(string name, string path)
+            {
+                string dir = ModelLocator.Resolve(path);
+                var small = PretrainedModels.LoadCausalLM(dir, options, Cli.Warn);
+                return new PromptedModel(name, small, Cli.LoadTokenizerFor(dir, small.Config), PromptTemplate.Raw);
+            }
+            using var pair = new DisposablePair(Small("tuned", tunedReference), Small("untuned", untunedReference));
+            var cbs = new MethodSpec(MethodKind.Cbs, W: 4, K: 4, L: 5);
+            var generation = new GenerationOptions(MaxNewTokens: Math.Min(tokens, engine.MaxPositions - 16));
+            var timings = ApiBenchmark.CompareSearchAsync(served, new PromptedModel("large", lm, tokenizer, PromptTemplate.Raw), pair.Tuned, pair.Untuned, cbs, generation,
+                SearchComparisonPrompts.Take(comparePrompts).Select((text, i) => new SearchPrompt(i, text)).ToArray(), line => Console.Error.WriteLine($"running: {line}"))
+                .GetAwaiter().GetResult();
+            Console.WriteLine($"{cbs.Label}, {comparePrompts} prompts, {generation.MaxNewTokens} new tokens (small pair: {tunedReference} / {untunedReference}):");
+            Console.WriteLine($"{"transport",-32}  {"wall s",7}  {"requests",8}  {"large tokens",12}  {"mean value",10}");
+            foreach (var row in timings)
+                Console.WriteLine($"{row.Transport,-32}  {row.WallSeconds,7:F2}  {row.Requests,8}  {row.LargeTokens,12}  {row.MeanValue,10:F3}");
+            Console.WriteLine($"black-box / white-box wall time: {timings[1].WallSeconds / timings[0].WallSeconds:F2}x (goal ≤ 1.5x on loopback)");
             return 0;
         }));
         return command;

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using WeakToStrong.Models.Api;
+using WeakToStrong.Search;
 using WeakToStrong.Serving;
 
 namespace WeakToStrong.Benchmarks;
@@ -73,5 +75,33 @@ public static class ApiBenchmark
             engine += engineMs;
         }
         return (rows, new RequestOverhead(overheadRequests, roundTrip / overheadRequests, engine / overheadRequests));
+    }
+
+    /// <param name="Requests">completions requests the API search sent</param>
+    /// <param name="MeanValue">mean implicit value of the chosen responses (the two transports draw different random streams, so only the distributions compare)</param>
+    public sealed record SearchTiming(string Transport, double WallSeconds, int Requests, long LargeTokens, double MeanValue);
+
+    /// <summary>
+    /// The same search twice: in process over <paramref name="large"/>'s batched KV cache, then over the completions API of
+    /// <paramref name="served"/> (the same weights, on a free loopback port), each search's wall time from its first request
+    /// to its last answer. The white-box run goes first, while the server is not started, so they never share the cores.
+    /// </summary>
+    public static async Task<IReadOnlyList<SearchTiming>> CompareSearchAsync(ServedModel served, PromptedModel large, PromptedModel tuned, PromptedModel untuned,
+        MethodSpec method, GenerationOptions generation, IReadOnlyList<SearchPrompt> prompts, Action<string> progress)
+    {
+        static double MeanValue(IReadOnlyList<SearchOutput> outputs) => outputs.Average(o => o.Best.Score);
+
+        progress($"{method.Label} over {prompts.Count} prompts in process");
+        var clock = Stopwatch.StartNew();
+        var white = Methods.Run(method, new MethodModels(large, tuned, untuned), generation, prompts);
+        var rows = new List<SearchTiming> { new("white-box (in process)", clock.Elapsed.TotalSeconds, 0, white.Sum(o => o.Compute.LargeTokensSampled), MeanValue(white)) };
+
+        await using var server = await OpenAiServer.StartAsync(served, new ServeOptions("127.0.0.1", 0), TextWriter.Null);
+        using var client = new CompletionsClient(new ApiModelOptions(server.Address.ToString().TrimEnd('/') + "/v1", served.Id) { SendTopK = true });
+        progress($"{method.Label} over {prompts.Count} prompts through {server.Address}v1/completions");
+        clock.Restart();
+        var api = await Task.Run(() => Methods.Run(method, new MethodModels(null, tuned, untuned, LargeApi: new ApiChunkSampler(client, large.Template)), generation, prompts));
+        rows.Add(new("black-box (wts serve, loopback)", clock.Elapsed.TotalSeconds, client.RequestsSent, api.Sum(o => o.Compute.LargeTokensSampled), MeanValue(api)));
+        return rows;
     }
 }

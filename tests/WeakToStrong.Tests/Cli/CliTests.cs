@@ -8,7 +8,8 @@ public class CliTests
 {
     [Theory]
     [InlineData(new[] { "frobnicate" }, "wts: error: Unrecognized command or argument 'frobnicate' (see wts --help)")]
-    [InlineData(new[] { "search", "--prompt", "p" }, "wts: error: Option '--large' is required (see wts search --help)")]
+    [InlineData(new[] { "generate", "--prompt", "p" }, "wts: error: Option '--model' is required (see wts generate --help)")]
+    [InlineData(new[] { "search", "--prompt", "p" }, "wts: error: give --large (a model here) or --large-api-base-url and --large-api-model (a model behind a server)")]
     [InlineData(new[] { "search", "--large", "m", "--prompt", "p", "--w", "x" }, "wts: error: Cannot parse argument 'x' for option '--w' as expected type 'System.Int32' (see wts search --help)")]
     [InlineData(new string[0], "wts: error: Required command was not provided (see wts --help)")]
     public void ParseErrorsAreOneLineAndExitCode2(string[] args, string expected)
