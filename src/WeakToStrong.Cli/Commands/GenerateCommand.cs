@@ -24,7 +24,7 @@ internal static class GenerateCommand
         command.SetAction(result => Cli.Run(() =>
         {
             var sampling = new SamplingOptions(result.GetValue(temperature), result.GetValue(topK), result.GetValue(topP));
-            sampling.Validate();
+            sampling.Validate(asFlags: true);
             int newTokens = result.GetValue(maxNewTokens);
             if (newTokens <= 0) throw new InvalidInputException($"--max-new-tokens must be positive, got {newTokens}");
             var options = runtime.Apply(result);

@@ -58,6 +58,7 @@ internal static class SearchCommand
             var generation = new GenerationOptions(result.GetValue(maxNewTokens),
                 new SamplingOptions(result.GetValue(temperature), result.GetValue(topK), result.GetValue(topP)),
                 result.GetValue(stop) ?? [], result.GetValue(seed));
+            generation.Sampling.Validate(asFlags: true);
             generation.Validate();
             var options = runtime.Apply(result);
 

@@ -10,11 +10,13 @@ namespace WeakToStrong.Search;
 /// </summary>
 public sealed record SamplingOptions(double Temperature = 0.7, int TopK = 50, double TopP = 1.0)
 {
-    public void Validate()
+    /// <param name="asFlags">name the command-line flags (--top-k) instead of the config keys (top_k)</param>
+    public void Validate(bool asFlags = false)
     {
-        if (Temperature < 0 || double.IsNaN(Temperature)) throw new InvalidInputException($"temperature must be ≥ 0, got {Temperature}");
-        if (TopK < 0) throw new InvalidInputException($"top_k must be ≥ 0 (0 = off), got {TopK}");
-        if (!(TopP > 0 && TopP <= 1)) throw new InvalidInputException($"top_p must be in (0, 1], got {TopP}");
+        string Name(string key) => asFlags ? "--" + key.Replace('_', '-') : key;
+        if (Temperature < 0 || double.IsNaN(Temperature)) throw new InvalidInputException($"{Name("temperature")} must be ≥ 0, got {Temperature}");
+        if (TopK < 0) throw new InvalidInputException($"{Name("top_k")} must be ≥ 0 (0 = off), got {TopK}");
+        if (!(TopP > 0 && TopP <= 1)) throw new InvalidInputException($"{Name("top_p")} must be in (0, 1], got {TopP}");
     }
 }
 
