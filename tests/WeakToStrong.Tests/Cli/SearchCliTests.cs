@@ -69,7 +69,7 @@ public class SearchCliTests(TinyWorld world) : IClassFixture<TinyWorld>
     [Theory]
     [InlineData("--l", "0", "--l")]
     [InlineData("--w", "0", "beam width")]
-    [InlineData("--top-p", "1.5", "top_p")]
+    [InlineData("--top-p", "1.5", "--top-p must be in (0, 1]")]
     [InlineData("--guide", "oracle", "--guide")]
     public void BadSearchFlagsAreExitCode2(string option, string value, string expectedInMessage)
     {
