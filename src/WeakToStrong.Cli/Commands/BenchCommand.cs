@@ -132,17 +132,11 @@ internal static class BenchCommand
                 $"mean of {overhead.Requests} max_tokens = 1 requests)");
             if (comparePrompts == 0) return 0;
 
-            var tokenizer = Cli.LoadTokenizerFor(directory, lm.Config);
-            PromptedModel Small(string name, string path)
-            {
-                string dir = ModelLocator.Resolve(path);
-                var small = PretrainedModels.LoadCausalLM(dir, options, Cli.Warn);
-                return new PromptedModel(name, small, Cli.LoadTokenizerFor(dir, small.Config), PromptTemplate.Raw);
-            }
-            using var pair = new DisposablePair(Small("tuned", tunedReference), Small("untuned", untunedReference));
+            using var pair = new DisposablePair(Cli.LoadPrompted("tuned", tunedReference, PromptFormat.Raw, options),
+                Cli.LoadPrompted("untuned", untunedReference, PromptFormat.Raw, options));
             var cbs = new MethodSpec(MethodKind.Cbs, W: 4, K: 4, L: 5);
             var generation = new GenerationOptions(MaxNewTokens: Math.Min(tokens, engine.MaxPositions - 16));
-            var timings = ApiBenchmark.CompareSearchAsync(served, new PromptedModel("large", lm, tokenizer, PromptTemplate.Raw), pair.Tuned, pair.Untuned, cbs, generation,
+            var timings = ApiBenchmark.CompareSearchAsync(served, new PromptedModel("large", lm, engine.Tokenizer, PromptTemplate.Raw), pair.Tuned, pair.Untuned, cbs, generation,
                 SearchComparisonPrompts.Take(comparePrompts).Select((text, i) => new SearchPrompt(i, text)).ToArray(), line => Console.Error.WriteLine($"running: {line}"))
                 .GetAwaiter().GetResult();
             Console.WriteLine($"{cbs.Label}, {comparePrompts} prompts, {generation.MaxNewTokens} new tokens (small pair: {tunedReference} / {untunedReference}):");
