@@ -86,9 +86,10 @@ public static class Sampling
         var tokens = new long[rows];
         if (!(options.TopK > 0 && options.TopK < vocabulary))
         {
-            var all = HostSync.ToHost(logits.to(ScalarType.Float32), HostRead.Sampling);
+            // Warping and softmax work row by row, so one call over all rows gives each row exactly what its own call would.
+            var probabilities = Warp(HostSync.ToHost(logits.to(ScalarType.Float32), HostRead.Sampling), options).softmax(-1);
             for (int g = 0; g < generators.Count; g++)
-                DrawInto(tokens, g * rowsPerGroup, Warp(all.narrow(0, g * rowsPerGroup, rowsPerGroup), options).softmax(-1), null, generators[g]);
+                DrawInto(tokens, g * rowsPerGroup, probabilities.narrow(0, g * rowsPerGroup, rowsPerGroup), null, generators[g]);
             return tokens;
         }
 
@@ -99,6 +100,9 @@ public static class Sampling
         var hostLargest = host.narrow(1, 0, width).to(ScalarType.Float32);
         var hostIds = host.narrow(1, width, width).to(ScalarType.Int64);
         var values = HostSync.Values<float>(hostLargest);
+        var candidateIds = HostSync.Values<long>(hostIds);
+        // The untied rows' distribution over their k candidates, for all rows in one call (row-wise, as above).
+        var candidates = Warp(hostLargest.narrow(-1, 0, k), options with { TopK = 0 }).softmax(-1);
         Tensor? fullRows = null;
         for (int g = 0; g < generators.Count; g++)
         {
@@ -108,8 +112,8 @@ public static class Sampling
             if (!tied)
             {
                 // Every other token has probability 0: drawing among the k candidates is the same distribution, far cheaper.
-                var candidates = Warp(groupLargest.narrow(-1, 0, k), options with { TopK = 0 }).softmax(-1);
-                DrawInto(tokens, first, candidates, hostIds.narrow(0, first, rowsPerGroup).narrow(-1, 0, k), generators[g]);
+                DrawInto(tokens, first, candidates.narrow(0, first, rowsPerGroup), null, generators[g]);
+                for (int row = first; row < first + rowsPerGroup; row++) tokens[row] = candidateIds[row * width + tokens[row]];
                 continue;
             }
             // Top-k keeps every token tied with the k-th, so the draw is over the whole vocabulary. Where the window holds
