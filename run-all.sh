@@ -10,9 +10,6 @@
 # results/NAME.previous-DATE and generated again: one run never mixes generations of two sets of weights.
 set -euo pipefail
 cd "$(dirname "$0")"
-# libtorch's OpenMP threads spin-wait between ops; on a machine whose 2 cores other jobs share, that spinning cost
-# 10-40x the training step's own CPU time (measured on zoo training steps). Passive waiting leaves the cores to the work.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 quick=()
 results=results
 if [[ "${1:-}" == "--quick" ]]; then quick=(--quick); results=results/quick; fi

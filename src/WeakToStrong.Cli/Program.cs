@@ -1,6 +1,9 @@
 using System.CommandLine;
 using WeakToStrong.Cli.Commands;
 
+// Before anything loads libtorch: its OpenMP threads read their waiting policy once, at load.
+WeakToStrong.NativeThreads.ShortenOpenMpSpinning();
+
 var root = new RootCommand("WeakToStrong: weak-to-strong search (Zhou et al., 2024) and its baselines on TorchSharp.")
 {
     LogprobsCommand.Create(),

@@ -46,6 +46,7 @@ internal static class DoctorCommand
         Report("system", missing.Count == 0,
             $"glibc {glibc?.ToString() ?? "unknown"} (needs ≥ {NativeRequirements.Glibc}), {libstdcxx ?? "libstdc++.so.6 not found"} up to GLIBCXX_{glibcxx?.ToString() ?? "?"} (needs {NativeRequirements.Glibcxx})" +
             (missing.Count > 0 ? "; missing: " + string.Join(", ", missing) : ""));
+        Report("threads", true, $"{get_num_threads()} torch threads; between ops, OpenMP: {NativeThreads.Describe()}");
         Report("device", true, $"{options.Device} ({(cuda.is_available() ? $"CUDA available, {cuda.device_count()} device(s)" : "CUDA not available")}), dtype {Name(options.DType)}");
 
         string tokenizerDirectory = Directory.CreateTempSubdirectory("wts-doctor-").FullName;
