@@ -94,7 +94,7 @@ internal static class BenchCommand
         var tuned = new Option<string?>("--tuned") { Description = "small tuned model guiding the search comparison (default: the instruction zoo's small-tuned beside the default model)" };
         var untuned = new Option<string?>("--untuned") { Description = "its untuned reference (default: the zoo's small-untuned)" };
         var searchPrompts = new Option<int>("--search-prompts") { Description = "prompts of the CBS(4,4,5) comparison, black-box vs white-box (0: none)", DefaultValueFactory = _ => 16 };
-        var runtime = new RuntimeOptions();
+        var runtime = new RuntimeOptions(leaveACoreForHttp: true);
         var command = new Command("api", "wts serve's token throughput with 1, 4 and 16 concurrent clients over loopback, the client-side cost of a request, and CBS through the API against CBS in process.")
             { model, clients, requests, maxTokens, maxBatchRows, tuned, untuned, searchPrompts };
         runtime.AddTo(command);
@@ -106,7 +106,9 @@ internal static class BenchCommand
             if (perClient < 1 || tokens < 1) throw new InvalidInputException("--requests and --max-tokens must be positive");
             int comparePrompts = result.GetValue(searchPrompts);
             if (comparePrompts < 0 || comparePrompts > SearchComparisonPrompts.Length) throw new InvalidInputException($"--search-prompts must be in 0..{SearchComparisonPrompts.Length}, got {comparePrompts}");
+            int inProcessThreads = result.GetValue(runtime.Threads) is > 0 and int given ? given : TorchSharp.torch.get_num_threads();
             var options = runtime.Apply(result);
+            int serverThreads = TorchSharp.torch.get_num_threads();
             var zoo = WeakToStrong.World.Zoo.Locate(WeakToStrong.World.Zoo.DefaultDirectory, "instruction", quick: false);
             bool zooBuilt = File.Exists(Path.Combine(zoo.Model("base-large"), "config.json"));
             string reference = result.GetValue(model) ?? (zooBuilt ? zoo.Model("base-large") : "tests/fixtures/scoring/gpt2-tuned");
@@ -118,7 +120,7 @@ internal static class BenchCommand
             if (engine.MaxPositions < tokens + 16) throw new InvalidInputException($"--max-tokens {tokens}: {reference} has only {engine.MaxPositions} positions for prompt and response");
             var served = new WeakToStrong.Serving.ServedModel("bench", engine, null);
             Console.WriteLine($"model: {reference} ({lm.Config.NumHiddenLayers} layers, {lm.Config.HiddenSize} wide); {perClient} sequential requests per client, " +
-                $"{tokens} tokens each (temperature 1, EOS ignored); max {engine.MaxBatchRows} rows per batch; {options.DType}, {options.Device.type}, threads {TorchSharp.torch.get_num_threads()}");
+                $"{tokens} tokens each (temperature 1, EOS ignored); max {engine.MaxBatchRows} rows per batch; {options.DType}, {options.Device.type}, server threads {serverThreads}");
             var (rows, overhead) = ApiBenchmark.RunAsync(served, counts, perClient, tokens, BenchmarkPrompts, line => Console.Error.WriteLine($"running: {line}"))
                 .GetAwaiter().GetResult();
             Console.WriteLine($"{"clients",7}  {"requests",8}  {"tokens",7}  {"wall s",7}  {"tok/s",8}  {"vs 1 client",11}  {"rows/step",9}");
@@ -137,7 +139,7 @@ internal static class BenchCommand
             var cbs = new MethodSpec(MethodKind.Cbs, W: 4, K: 4, L: 5);
             var generation = new GenerationOptions(MaxNewTokens: Math.Min(tokens, engine.MaxPositions - 16));
             var timings = ApiBenchmark.CompareSearchAsync(served, new PromptedModel("large", lm, engine.Tokenizer, PromptTemplate.Raw), pair.Tuned, pair.Untuned, cbs, generation,
-                SearchComparisonPrompts.Take(comparePrompts).Select((text, i) => new SearchPrompt(i, text)).ToArray(), line => Console.Error.WriteLine($"running: {line}"))
+                SearchComparisonPrompts.Take(comparePrompts).Select((text, i) => new SearchPrompt(i, text)).ToArray(), inProcessThreads, serverThreads, line => Console.Error.WriteLine($"running: {line}"))
                 .GetAwaiter().GetResult();
             Console.WriteLine($"{cbs.Label}, {comparePrompts} prompts, {generation.MaxNewTokens} new tokens (small pair: {tunedReference} / {untunedReference}):");
             Console.WriteLine($"{"transport",-32}  {"wall s",7}  {"requests",8}  {"large tokens",12}  {"mean value",10}");

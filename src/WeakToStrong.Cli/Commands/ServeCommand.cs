@@ -16,7 +16,7 @@ internal static class ServeCommand
         var port = new Option<int>("--port") { Description = "TCP port (0 = any free port, printed at start)", DefaultValueFactory = _ => 8000 };
         var maxBatchRows = new Option<int>("--max-batch-rows") { Description = "most choices decoded together across requests", DefaultValueFactory = _ => 64 };
         var maxRequestBytes = new Option<long>("--max-request-bytes") { Description = "largest request body accepted", DefaultValueFactory = _ => ServeOptions.DefaultMaxRequestBytes };
-        var runtime = new RuntimeOptions();
+        var runtime = new RuntimeOptions(leaveACoreForHttp: true);
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health).")
             { model, name, host, port, maxBatchRows, maxRequestBytes };
         runtime.AddTo(command);

@@ -84,18 +84,22 @@ public static class ApiBenchmark
     /// <summary>
     /// The same search twice: in process over <paramref name="large"/>'s batched KV cache, then over the completions API of
     /// <paramref name="served"/> (the same weights, on a free loopback port), each search's wall time from its first request
-    /// to its last answer. The white-box run goes first, while the server is not started, so they never share the cores.
+    /// to its last answer. The white-box run goes first, while the server is not started, so they never share the cores; each
+    /// runs with the TorchSharp threads it would have alone (<paramref name="inProcessThreads"/>: `wts search`'s, all cores;
+    /// <paramref name="serverThreads"/>: `wts serve`'s).
     /// </summary>
     public static async Task<IReadOnlyList<SearchTiming>> CompareSearchAsync(ServedModel served, PromptedModel large, PromptedModel tuned, PromptedModel untuned,
-        MethodSpec method, GenerationOptions generation, IReadOnlyList<SearchPrompt> prompts, Action<string> progress)
+        MethodSpec method, GenerationOptions generation, IReadOnlyList<SearchPrompt> prompts, int inProcessThreads, int serverThreads, Action<string> progress)
     {
         static double MeanValue(IReadOnlyList<SearchOutput> outputs) => outputs.Average(o => o.Best.Score);
 
-        progress($"{method.Label} over {prompts.Count} prompts in process");
+        progress($"{method.Label} over {prompts.Count} prompts in process, {inProcessThreads} threads");
+        TorchSharp.torch.set_num_threads(inProcessThreads);
         var clock = Stopwatch.StartNew();
         var white = Methods.Run(method, new MethodModels(large, tuned, untuned), generation, prompts);
         var rows = new List<SearchTiming> { new("white-box (in process)", clock.Elapsed.TotalSeconds, 0, white.Sum(o => o.Compute.LargeTokensSampled), MeanValue(white)) };
 
+        TorchSharp.torch.set_num_threads(serverThreads);
         await using var server = await OpenAiServer.StartAsync(served, new ServeOptions("127.0.0.1", 0), TextWriter.Null);
         using var client = new CompletionsClient(new ApiModelOptions(server.Address.ToString().TrimEnd('/') + "/v1", served.Id) { SendTopK = true });
         progress($"{method.Label} over {prompts.Count} prompts through {server.Address}v1/completions");

@@ -47,7 +47,7 @@ public sealed class BatchingEngine : IDisposable
     long decodeSteps, decodedRows;
 
     /// <summary>Queues a job; its task ends when every choice has finished (or faults with what stopped the engine).</summary>
-    public Task<CompletionResult> Submit(CompletionJob job, CancellationToken cancellation = default)
+    public Task<ServedCompletion> Submit(CompletionJob job, CancellationToken cancellation = default)
     {
         if (job.Rows < 1 || job.Rows > MaxBatchRows) throw new ArgumentException($"a job of {job.Rows} rows cannot fit a batch of {MaxBatchRows}");
         if (job.Prompts.Any(p => p.Length == 0 || p.Length + job.MaxTokens > MaxPositions))
@@ -280,11 +280,11 @@ public sealed class BatchingEngine : IDisposable
         return new ChoiceLogprobs(tokens, row.Logprobs.Take(tokenCount).ToList(), top, offsets);
     }
 
-    CompletionChoice ChoiceOf(Row row)
+    ServedChoice ChoiceOf(Row row)
     {
         string text = Tokenizer.Decode(row.Tokens, skipSpecialTokens: true);
         if (StopIndex(text, row.Job.Job.Stop) is int stop) text = text[..stop];
-        return new CompletionChoice(row.Choice, text, row.FinishReason ?? "length", row.Tokens, LogprobsOf(row, row.Tokens.Count));
+        return new ServedChoice(row.Choice, text, row.FinishReason ?? "length", row.Tokens, LogprobsOf(row, row.Tokens.Count));
     }
 
     sealed class Row(PendingJob job, int choice, Generator generator)
@@ -303,7 +303,7 @@ public sealed class BatchingEngine : IDisposable
     {
         public CompletionJob Job { get; } = job;
         public CancellationToken Cancellation { get; } = cancellation;
-        public TaskCompletionSource<CompletionResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<ServedCompletion> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public Row?[] Rows { get; } = new Row?[job.Rows];
         public long AdmittedAt { get; set; }
         public int PromptTokens { get; set; }
@@ -318,7 +318,7 @@ public sealed class BatchingEngine : IDisposable
             }
             if (++left < Rows.Length) return;
             var choices = Rows.Select(r => engine.ChoiceOf(r!)).ToList();
-            Completion.TrySetResult(new CompletionResult(choices, PromptTokens, choices.Sum(c => c.TokenIds.Count),
+            Completion.TrySetResult(new ServedCompletion(choices, PromptTokens, choices.Sum(c => c.TokenIds.Count),
                 Stopwatch.GetElapsedTime(AdmittedAt).TotalSeconds));
         }
     }

@@ -24,7 +24,7 @@ public sealed record ChoiceLogprobs(IReadOnlyList<string> Tokens, IReadOnlyList<
 
 /// <param name="FinishReason">"stop" (an EOS token or a stop string) or "length" (max_tokens reached)</param>
 /// <param name="TokenIds">every sampled token, the EOS that ended it included</param>
-public sealed record CompletionChoice(int Index, string Text, string FinishReason, IReadOnlyList<int> TokenIds, ChoiceLogprobs? Logprobs);
+public sealed record ServedChoice(int Index, string Text, string FinishReason, IReadOnlyList<int> TokenIds, ChoiceLogprobs? Logprobs);
 
 /// <param name="EngineSeconds">from the job's admission into the batch to its last row's end</param>
-public sealed record CompletionResult(IReadOnlyList<CompletionChoice> Choices, int PromptTokens, int CompletionTokens, double EngineSeconds);
+public sealed record ServedCompletion(IReadOnlyList<ServedChoice> Choices, int PromptTokens, int CompletionTokens, double EngineSeconds);

@@ -189,7 +189,7 @@ public static class OpenAiProtocol
         _ => throw ApiException.BadRequest($"{name} must be a number", name),
     };
 
-    public static JsonObject CompletionResponse(ServedModel served, CompletionResult result) => Response(served, "cmpl", "text_completion", result,
+    public static JsonObject CompletionResponse(ServedModel served, ServedCompletion result) => Response(served, "cmpl", "text_completion", result,
         choice => new JsonObject
         {
             ["index"] = choice.Index,
@@ -209,7 +209,7 @@ public static class OpenAiProtocol
             ["finish_reason"] = choice.FinishReason,
         });
 
-    public static JsonObject ChatResponse(ServedModel served, CompletionResult result) => Response(served, "chatcmpl", "chat.completion", result,
+    public static JsonObject ChatResponse(ServedModel served, ServedCompletion result) => Response(served, "chatcmpl", "chat.completion", result,
         choice => new JsonObject
         {
             ["index"] = choice.Index,
@@ -230,7 +230,7 @@ public static class OpenAiProtocol
 
     static JsonArray Bytes(string token) => new(System.Text.Encoding.UTF8.GetBytes(token).Select(b => (JsonNode?)(int)b).ToArray());
 
-    static JsonObject Response(ServedModel served, string idPrefix, string kind, CompletionResult result, Func<CompletionChoice, JsonObject> choice) => new()
+    static JsonObject Response(ServedModel served, string idPrefix, string kind, ServedCompletion result, Func<ServedChoice, JsonObject> choice) => new()
     {
         ["id"] = $"{idPrefix}-{Guid.NewGuid():N}",
         ["object"] = kind,

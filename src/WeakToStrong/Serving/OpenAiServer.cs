@@ -117,7 +117,7 @@ public sealed class OpenAiServer : IAsyncDisposable
     /// <summary>The response header with the engine's time for the request (admission to last token), for client-side overhead.</summary>
     public const string EngineTimeHeader = "X-Wts-Engine-Ms";
 
-    static async Task<CompletionResult> Run(HttpContext context, ServedModel served, CompletionJob job)
+    static async Task<ServedCompletion> Run(HttpContext context, ServedModel served, CompletionJob job)
     {
         var result = await served.Engine.Submit(job, context.RequestAborted);
         context.Items[UsageKey] = $"rows {job.Rows} prompt_tokens {result.PromptTokens} completion_tokens {result.CompletionTokens}";

@@ -30,7 +30,7 @@ public class BatchingEngineTests(TinyWorld world) : IClassFixture<TinyWorld>
     {
         var model = world.Load("large");
         using var alone = new BatchingEngine(model.Model, model.Tokenizer, maxBatchRows: 16);
-        var expected = new List<CompletionResult>();
+        var expected = new List<ServedCompletion>();
         foreach (var job in Jobs()) expected.Add(await alone.Submit(job));
 
         using var shared = new BatchingEngine(model.Model, model.Tokenizer, maxBatchRows: 16);
