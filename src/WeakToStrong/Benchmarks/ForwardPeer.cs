@@ -40,6 +40,8 @@ public sealed class ForwardPeer : IDisposable
         start.ArgumentList.Add(script);
         start.ArgumentList.Add("--serve");
         start.Environment["OMP_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
+        // PyTorch as its users run it: the spin count wts chose for itself stays out of the peer's environment (a user's own stays in).
+        if (NativeThreads.SetByWts) start.Environment.Remove("GOMP_SPINCOUNT");
         Process process;
         try { process = Process.Start(start)!; }
         catch (System.ComponentModel.Win32Exception e) { throw new EnvironmentFailureException($"--peer-python: cannot start {python}: {e.Message}", e); }
