@@ -31,7 +31,8 @@ internal static class ServeCommand
             var served = new ServedModel(result.GetValue(name) ?? reference, engine, ChatTemplate.Exists(directory) ? ChatTemplate.Load(directory) : null);
             var server = OpenAiServer.StartAsync(served, options, Console.Error).GetAwaiter().GetResult();
             Console.Error.WriteLine($"wts serve: {served.Id} listening on {server.Address} (max {engine.MaxBatchRows} rows per batch, " +
-                $"context {engine.MaxPositions} tokens, chat template: {(served.ChatTemplate is null ? "none" : served.ChatTemplate.Source)}); Ctrl+C stops");
+                $"context {engine.MaxPositions} tokens, chat template: {(served.ChatTemplate is null ? "none" : served.ChatTemplate.Source)}, " +
+                $"{TorchSharp.torch.get_num_threads()} TorchSharp threads); Ctrl+C stops");
             server.WaitForShutdownAsync().GetAwaiter().GetResult();
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return 0;

@@ -87,6 +87,11 @@ public sealed class ServedWorld : IDisposable
 
 public class ServeTests(ServedWorld served) : IClassFixture<ServedWorld>
 {
+    /// <summary>On the CPU the server leaves one core to its HTTP stack unless --threads says otherwise (README, "Threads").</summary>
+    [Fact]
+    public void TheServerLeavesACoreToHttp() =>
+        Assert.Contains($", {Math.Max(1, Environment.ProcessorCount - 1)} TorchSharp threads); Ctrl+C stops", served.Log);
+
     const string Model = ServedWorld.ModelId;
 
     static string Text(JsonNode response, int choice = 0) => response["choices"]![choice]!["text"]!.GetValue<string>();
