@@ -112,6 +112,28 @@ public class ServeTests(ServedWorld served) : IClassFixture<ServedWorld>
         Assert.Equal(usage["prompt_tokens"]!.GetValue<int>() + usage["completion_tokens"]!.GetValue<int>(), usage["total_tokens"]!.GetValue<int>());
     }
 
+    /// <summary>
+    /// A request that joins a batch already decoding (its KV cache appended to the running one, with masked columns in
+    /// front of the shorter side, dropped when rows leave) draws exactly what it draws alone.
+    /// </summary>
+    [Theory]
+    [InlineData(10)]
+    [InlineData(40)]
+    [InlineData(100)]
+    public async Task ASeededRequestJoiningARunningBatchIsTheSameAsAlone(int joinAfterMs)
+    {
+        var seeded = new { model = Model, prompt = "once upon a time there", max_tokens = 24, temperature = 0.8, top_k = 20, seed = 5 };
+        string alone = Text(await served.Complete(seeded));
+
+        var running = Enumerable.Range(0, 6).Select(i => served.Complete(new { model = Model, prompt = string.Concat(Enumerable.Repeat("the dog ", 1 + i)),
+            max_tokens = 30 + 5 * i, temperature = 1.0, seed = 100 + i })).ToList();
+        await Task.Delay(joinAfterMs);
+        var joined = served.Complete(seeded);
+        await Task.WhenAll([.. running, joined]);
+
+        Assert.Equal(alone, Text(await joined));
+    }
+
     [Fact]
     public async Task ASeededRequestIsTheSameAloneAmongOthersAndOnRetry()
     {
