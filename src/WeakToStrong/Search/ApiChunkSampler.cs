@@ -24,10 +24,8 @@ public sealed class ApiChunkSampler(CompletionsClient client, PromptTemplate tem
     /// <summary>The seed of one request: SplitMix64 over (the prompt's stream, state, chunk), kept to 31 bits for servers that want an int.</summary>
     public static long RequestSeed(long runSeed, int promptIndex, int state, int chunk)
     {
-        ulong z = unchecked(PromptSeeds.For(runSeed, promptIndex) + 0x9E3779B97F4A7C15UL * (ulong)(state + 1) + 0xD1B54A32D192ED03UL * (ulong)(chunk + 1));
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return (long)((z ^ (z >> 31)) >> 33);
+        return (long)(SplitMix.Mix(unchecked(PromptSeeds.For(runSeed, promptIndex) + 0x9E3779B97F4A7C15UL * (ulong)(state + 1)
+            + 0xD1B54A32D192ED03UL * (ulong)(chunk + 1))) >> 33);
     }
 
     sealed class Session(ApiChunkSampler sampler, IReadOnlyList<SearchPrompt> prompts, int rowsPerPrompt, GenerationOptions generation) : IChunkSession

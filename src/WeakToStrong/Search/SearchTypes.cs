@@ -44,9 +44,6 @@ public static class PromptSeeds
     public static ulong For(long runSeed, int promptIndex)
     {
         // SplitMix64 over the pair: nearby seeds and indices give unrelated streams.
-        ulong z = unchecked((ulong)runSeed * 0x9E3779B97F4A7C15UL + (ulong)promptIndex + 0x632BE59BD9B4E019UL);
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return z ^ (z >> 31);
+        return SplitMix.Mix(unchecked((ulong)runSeed * 0x9E3779B97F4A7C15UL + (ulong)promptIndex + 0x632BE59BD9B4E019UL));
     }
 }

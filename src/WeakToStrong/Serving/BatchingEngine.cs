@@ -262,10 +262,7 @@ public sealed class BatchingEngine : IDisposable
     /// <summary>A generator seed from (request seed, choice index) alone (SplitMix64's finalizer, so nearby seeds give unrelated streams).</summary>
     internal static ulong RowSeed(long seed, int choice)
     {
-        ulong z = unchecked((ulong)seed + 0x9E3779B97F4A7C15UL * (ulong)(choice + 1));
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return z ^ (z >> 31);
+        return SplitMix.Mix(unchecked((ulong)seed + 0x9E3779B97F4A7C15UL * (ulong)(choice + 1)));
     }
 
     ChoiceLogprobs? LogprobsOf(Row row, int tokenCount)

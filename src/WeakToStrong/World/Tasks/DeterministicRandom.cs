@@ -82,10 +82,7 @@ public sealed class DeterministicRandom
 
     static ulong SplitMix64(ref ulong x)
     {
-        ulong z = x += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
+        return SplitMix.Mix(x += 0x9E3779B97F4A7C15UL);
     }
 }
 
