@@ -164,7 +164,7 @@ public sealed class GPT2LMHeadModel : CausalLanguageModel
     public override Tensor Backbone(Tensor inputIds, Tensor? attentionMask, KvCache? cache) =>
         transformer.forward(inputIds, attentionMask, cache);
 
-    protected override Tensor LmHead(Tensor hidden) => lm_head?.forward(hidden) ?? F.linear(hidden, transformer.wte.weight);
+    protected override Tensor LmHead(Tensor hidden) => lm_head?.forward(hidden) ?? WeightLayout.Project(hidden, transformer.wte.weight, null);
 
     public override Tensor InputEmbeddings => transformer.wte.weight;
 

@@ -250,7 +250,7 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
     public override Tensor Backbone(Tensor inputIds, Tensor? attentionMask, KvCache? cache) =>
         model.forward(inputIds, attentionMask, cache);
 
-    protected override Tensor LmHead(Tensor hidden) => lm_head?.forward(hidden) ?? F.linear(hidden, model.embed_tokens.weight);
+    protected override Tensor LmHead(Tensor hidden) => lm_head?.forward(hidden) ?? WeightLayout.Project(hidden, model.embed_tokens.weight, null);
 
     public override Tensor InputEmbeddings => model.embed_tokens.weight;
 
