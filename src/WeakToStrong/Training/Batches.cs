@@ -45,3 +45,69 @@ public sealed record PaddedBatch(Tensor InputIds, Tensor AttentionMask, Tensor T
         return (tokenLogprobs * TargetWeights.narrow(1, 1, length - 1)).sum(-1);
     }
 }
+
+/// <summary>
+/// Batches of sequences of similar length, for trainers whose batches are padded to their longest sequence: rows are
+/// drawn with replacement as <see cref="LanguageModelTraining.SampleRows"/> draws them, <see cref="PoolBatches"/>
+/// batches' worth at once; the pool is sorted by length, cut into batches, and the batches are served in a random
+/// order. Every row is still drawn uniformly; only which rows share a batch changes. Measured on the sentiment gold
+/// classifier's reviews (batches of 32): 43% of a random batch's positions were padding.
+/// </summary>
+public sealed class LengthBucketedRows
+{
+    public const int PoolBatches = 16;
+    readonly IReadOnlyList<int> lengths;
+    readonly int batchSize;
+    readonly Generator generator;
+    readonly Queue<int[]> ready = new();
+
+    /// <param name="lengths">each row's length (for a pair in one batch, the longer of the two)</param>
+    /// <param name="generator">the trainer's seeded generator (CPU: draws happen on the host)</param>
+    public LengthBucketedRows(IReadOnlyList<int> lengths, int batchSize, Generator generator)
+    {
+        this.lengths = lengths;
+        this.batchSize = batchSize;
+        this.generator = generator;
+    }
+
+    /// <summary>
+    /// Padded positions a trainer puts through one forward and backward pass at most: a batch of longer sequences is
+    /// split into consecutive parts (micro-batches) whose gradients add up to the batch's. Measured: the summarization
+    /// gold's batches (32 sequences of up to 320 tokens) took the zoo build to 1,000 MiB in one pass.
+    /// </summary>
+    public const int MaxPartTokens = 4096;
+
+    /// <summary>
+    /// Consecutive parts of <paramref name="rows"/> (as <see cref="Next"/> serves them, shortest first) of at most
+    /// <see cref="MaxPartTokens"/> padded positions, counting <paramref name="sequencesPerRow"/> sequences a row; a
+    /// row longer than that is a part alone.
+    /// </summary>
+    public IEnumerable<int[]> Parts(int[] rows, int sequencesPerRow = 1)
+    {
+        int start = 0;
+        while (start < rows.Length)
+        {
+            int end = start + 1, longest = lengths[rows[start]];
+            while (end < rows.Length && (end + 1 - start) * sequencesPerRow * Math.Max(longest, lengths[rows[end]]) <= MaxPartTokens)
+                longest = Math.Max(longest, lengths[rows[end++]]);
+            yield return rows[start..end];
+            start = end;
+        }
+    }
+
+    /// <summary>The row indices of the next batch.</summary>
+    public int[] Next()
+    {
+        if (ready.Count == 0) Refill();
+        return ready.Dequeue();
+    }
+
+    void Refill()
+    {
+        using var scope = NewDisposeScope();
+        var pool = randint(0, lengths.Count, [batchSize * PoolBatches], generator: generator).data<long>().Select(i => (int)i).ToArray();
+        var sorted = pool.Select((row, drawn) => (row, drawn)).OrderBy(p => lengths[p.row]).ThenBy(p => p.drawn).Select(p => p.row).ToArray();
+        foreach (var batch in randperm(PoolBatches, generator: generator).data<long>())
+            ready.Enqueue(sorted.AsSpan((int)batch * batchSize, batchSize).ToArray());
+    }
+}

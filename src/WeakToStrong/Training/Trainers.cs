@@ -163,12 +163,17 @@ public static class RewardModelTraining
         var rejected = pairs.Select(p => Tokenize(model, tokenizer, p.Prompt + p.Rejected)).ToArray();
         var device = model.parameters().First().device;
         using var generator = new Generator(options.Seed); // CPU: seeded draws happen on the host (HostRandom)
+        var batches = new LengthBucketedRows(chosen.Zip(rejected, (c, r) => Math.Max(c.Count, r.Count)).ToArray(), options.BatchSize, generator);
         return TrainingLoop.Run(model, options, _ =>
         {
-            var rows = LanguageModelTraining.SampleRows(Enumerable.Range(0, pairs.Count).ToArray(), options.BatchSize, generator);
-            var batch = PaddedBatch.Build([.. rows.Select(i => chosen[i]), .. rows.Select(i => rejected[i])], device);
-            var rewards = model.Forward(batch.InputIds, batch.AttentionMask).to(ScalarType.Float32).squeeze(-1);
-            return -F.logsigmoid(rewards.narrow(0, 0, rows.Length) - rewards.narrow(0, rows.Length, rows.Length)).mean();
+            var rows = batches.Next();
+            return batches.Parts(rows, sequencesPerRow: 2).Select(part =>
+            {
+                var batch = PaddedBatch.Build([.. part.Select(i => chosen[i]), .. part.Select(i => rejected[i])], device);
+                var rewards = model.Forward(batch.InputIds, batch.AttentionMask).to(ScalarType.Float32).squeeze(-1);
+                using var pairs = ((double)rows.Length).ToScalar();
+                return -F.logsigmoid(rewards.narrow(0, 0, part.Length) - rewards.narrow(0, part.Length, part.Length)).sum() / pairs;
+            });
         }, progress);
     }
 
@@ -182,12 +187,18 @@ public static class RewardModelTraining
         var encoded = examples.Select(e => Tokenize(model, tokenizer, e.Text)).ToArray();
         var device = model.parameters().First().device;
         using var generator = new Generator(options.Seed); // CPU: seeded draws happen on the host (HostRandom)
+        var batches = new LengthBucketedRows(encoded.Select(e => e.Count).ToArray(), options.BatchSize, generator);
         return TrainingLoop.Run(model, options, _ =>
         {
-            var rows = LanguageModelTraining.SampleRows(Enumerable.Range(0, examples.Count).ToArray(), options.BatchSize, generator);
-            var batch = PaddedBatch.Build(rows.Select(i => encoded[i]).ToArray(), device);
-            var labels = tensor(rows.Select(i => (long)examples[i].Label).ToArray(), device: device);
-            return F.cross_entropy(model.Forward(batch.InputIds, batch.AttentionMask).to(ScalarType.Float32), labels);
+            var rows = batches.Next();
+            return batches.Parts(rows).Select(part =>
+            {
+                var batch = PaddedBatch.Build(part.Select(i => encoded[i]).ToArray(), device);
+                var labels = tensor(part.Select(i => (long)examples[i].Label).ToArray(), device: device);
+                using var count = ((double)rows.Length).ToScalar();
+                return F.cross_entropy(model.Forward(batch.InputIds, batch.AttentionMask).to(ScalarType.Float32), labels,
+                    reduction: TorchSharp.torch.nn.Reduction.Sum) / count;
+            });
         }, progress);
     }
 

@@ -6,6 +6,8 @@ using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Parameter = TorchSharp.Modules.Parameter;
 
+using WeakToStrong.Models;
+
 namespace WeakToStrong.Training;
 
 /// <summary>Optimization settings shared by every trainer (pretraining, SFT, DPO, reward models).</summary>
@@ -54,6 +56,12 @@ public static class TrainingLoop
 {
     /// <param name="lossAt">builds the loss of step s (a scalar with a graph to the parameters)</param>
     public static IReadOnlyList<TrainingStep> Run(Module model, TrainingOptions options, Func<int, Tensor> lossAt,
+        Action<TrainingStep>? progress = null) =>
+        Run(model, options, step => [lossAt(step)], progress);
+
+    /// <param name="lossPartsAt">yields the loss of step s in parts whose sum is the loss (micro-batches): each part is
+    /// back-propagated and its tensors freed before the next is built, so a step's memory is that of its largest part</param>
+    public static IReadOnlyList<TrainingStep> Run(Module model, TrainingOptions options, Func<int, IEnumerable<Tensor>> lossPartsAt,
         Action<TrainingStep>? progress = null)
     {
         options.Validate();
@@ -71,11 +79,18 @@ public static class TrainingLoop
                 optimizer.LearningRate = learningRate;
                 optimizer.ZeroGrad();
                 model.zero_grad();
-                var loss = lossAt(step);
-                double lossValue = loss.to(ScalarType.Float32).item<float>();
-                if (!double.IsFinite(lossValue))
-                    throw new InvalidOperationException($"training diverged at step {step}: loss {lossValue}; lower the learning rate");
-                master.Backward(loss);
+                double lossValue = 0;
+                using (var parts = lossPartsAt(step).GetEnumerator())
+                    while (true)
+                    {
+                        using var partScope = NewDisposeScope();
+                        if (!parts.MoveNext()) break;
+                        double partValue = parts.Current.to(ScalarType.Float32).item<float>();
+                        if (!double.IsFinite(partValue))
+                            throw new InvalidOperationException($"training diverged at step {step}: loss {partValue}; lower the learning rate");
+                        master.Backward(parts.Current);
+                        lossValue += partValue;
+                    }
                 double gradNorm = TorchSharp.torch.nn.utils.clip_grad_norm_(master.Parameters, options.MaxGradNorm);
                 optimizer.Step();
                 master.CopyToModel();
@@ -134,7 +149,10 @@ public sealed class MasterWeights : IDisposable
     /// <summary>The loss scale float16 training uses now (1 otherwise).</summary>
     public double LossScale => lossScale;
 
-    /// <summary>Back-propagates the loss and leaves the unscaled float32 gradients on <see cref="Parameters"/>.</summary>
+    /// <summary>
+    /// Back-propagates the loss (or one part of it) and adds the unscaled float32 gradients to those on
+    /// <see cref="Parameters"/>; the optimizer zeroes them at each step.
+    /// </summary>
     public void Backward(Tensor loss)
     {
         if (!separate)
@@ -146,36 +164,38 @@ public sealed class MasterWeights : IDisposable
         {
             using (var scale = lossScale.ToScalar()) loss.mul(scale).backward(retain_graph: scaled);
             using var inverse = (1 / lossScale).ToScalar();
+            var gradients = new Tensor?[modelParameters.Length];
             for (int i = 0; i < modelParameters.Length; i++)
             {
                 using var gradient = modelParameters[i].grad;
                 if (gradient is null) continue;
-                Parameters[i].grad = gradient.to(ScalarType.Float32).mul_(inverse);
+                gradients[i] = gradient.to(ScalarType.Float32).mul_(inverse);
                 gradient.zero_();
             }
-            if (!scaled) return;
-            if (GradientsAreFinite())
+            if (scaled && !AreFinite(gradients))
             {
-                if (++cleanSteps == LossScaleGrowthInterval) (lossScale, cleanSteps) = (lossScale * 2, 0);
-                return;
+                foreach (var gradient in gradients) gradient?.Dispose();
+                if (lossScale <= 1)
+                    throw new InvalidOperationException("float16 gradients overflow even with no loss scaling; train with --dtype bfloat16 or float32");
+                (lossScale, cleanSteps) = (lossScale / 2, 0);
+                continue;
             }
-            if (lossScale <= 1)
-                throw new InvalidOperationException("float16 gradients overflow even with no loss scaling; train with --dtype bfloat16 or float32");
-            (lossScale, cleanSteps) = (lossScale / 2, 0);
+            for (int i = 0; i < gradients.Length; i++)
+            {
+                if (gradients[i] is not Tensor gradient) continue;
+                using var accumulated = Parameters[i].grad;
+                if (accumulated is null) Parameters[i].grad = gradient;
+                else { accumulated.add_(gradient, Scalars.One); gradient.Dispose(); }
+            }
+            if (scaled && ++cleanSteps == LossScaleGrowthInterval) (lossScale, cleanSteps) = (lossScale * 2, 0);
+            return;
         }
     }
 
-    bool GradientsAreFinite()
+    static bool AreFinite(IEnumerable<Tensor?> gradients)
     {
-        var gradients = Parameters.Select(p => p.grad).OfType<Tensor>().ToArray();
-        try
-        {
-            return gradients.Length == 0 || stack(gradients.Select(g => g.abs().max()).ToArray()).isfinite().all().item<bool>();
-        }
-        finally
-        {
-            foreach (var gradient in gradients) gradient.Dispose();
-        }
+        var present = gradients.OfType<Tensor>().ToArray();
+        return present.Length == 0 || stack(present.Select(g => g.abs().max()).ToArray()).isfinite().all().item<bool>();
     }
 
     /// <summary>Writes the updated float32 weights back into the model's dtype.</summary>
