@@ -44,10 +44,6 @@ public sealed record ZooPlan
         int Steps(int full) => quick ? Math.Max(20, full / 2) : full;
         int Batch(int full) => quick ? Math.Max(2, full / 4) : full;
         int GoldSteps(int full) => quick ? Math.Max(20, full / 8) : full; // the gold classifiers learn their rule fast at full batch
-        // Full sentiment and summarization bases: half the tokens of the first full recipe (batches of 8, the same steps),
-        // half of their cost; their losses had flattened by 60% of the steps. The instruction bases keep theirs (measured:
-        // at half the tokens base-medium no longer beat base-small outside the intervals).
-        int BaseBatch(int full) => quick ? Batch(full) : task == "instruction" ? full : full / 2;
         int positions = task == "summarization" ? 320 : 160;
         int baseStepFactor = task == "instruction" && !quick ? 3 : 1, baseBatchFactor = task == "instruction" ? 2 : 1;
         ModelConfig Gpt2(int layers, int hidden, int heads, int vocab) => ModelConfig.Gpt2(layers, hidden, heads, vocab, positions);
@@ -65,9 +61,9 @@ public sealed record ZooPlan
             // learn: shorter blocks, more steps, the same compute per step.
             Bases =
             [
-                new("base-small", v => Gpt2(2, 64, 4, v), Steps(300 * baseStepFactor), BaseBatch(16 * baseBatchFactor), 3e-3),
-                new("base-medium", v => Llama(3, 96, 4, 2, v), Steps(400 * baseStepFactor), BaseBatch(16 * baseBatchFactor), 3e-3),
-                new("base-large", v => Llama(4, 160, 4, 2, v), Steps(500 * baseStepFactor), BaseBatch(16 * baseBatchFactor), 2e-3),
+                new("base-small", v => Gpt2(2, 64, 4, v), Steps(300 * baseStepFactor), Batch(16 * baseBatchFactor), 3e-3),
+                new("base-medium", v => Llama(3, 96, 4, 2, v), Steps(400 * baseStepFactor), Batch(16 * baseBatchFactor), 3e-3),
+                new("base-large", v => Llama(4, 160, 4, 2, v), Steps(500 * baseStepFactor), Batch(16 * baseBatchFactor), 2e-3),
             ],
             // The size of the smallest base: fluent in places, but without the larger models' coherence.
             // Cheap, so the quick one gets 40% of the full tokens: it must be fluent enough for DPO to tune.
