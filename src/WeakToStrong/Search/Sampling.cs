@@ -76,10 +76,20 @@ public static class Sampling
     /// </summary>
     public static long[] Sample(Tensor logits, SamplingOptions options, IReadOnlyList<Generator> generators)
     {
-        long rows = logits.shape[0], vocabulary = logits.shape[^1];
+        long rows = logits.shape[0];
         if (generators.Count == 0 || rows % generators.Count != 0)
             throw new ArgumentException($"{rows} rows cannot be split evenly among {generators.Count} generators");
-        int rowsPerGroup = (int)(rows / generators.Count);
+        return Sample(logits, options, generators, Enumerable.Repeat((int)(rows / generators.Count), generators.Count).ToArray());
+    }
+
+    /// <summary>As above, with consecutive groups of the given sizes (a prompt's live rows; a group may be empty).</summary>
+    public static long[] Sample(Tensor logits, SamplingOptions options, IReadOnlyList<Generator> generators, IReadOnlyList<int> groupRows)
+    {
+        long rows = logits.shape[0], vocabulary = logits.shape[^1];
+        if (groupRows.Count != generators.Count || groupRows.Sum() != rows)
+            throw new ArgumentException($"{rows} rows cannot be split into groups of {string.Join(", ", groupRows)} for {generators.Count} generators");
+        var groupFirst = new int[groupRows.Count];
+        for (int g = 1; g < groupRows.Count; g++) groupFirst[g] = groupFirst[g - 1] + groupRows[g - 1];
         using var scope = NewDisposeScope();
         if (options.Temperature == 0) return HostSync.ToArray<long>(logits.argmax(-1), HostRead.Sampling);
 
@@ -89,7 +99,7 @@ public static class Sampling
             // Warping and softmax work row by row, so one call over all rows gives each row exactly what its own call would.
             var probabilities = Warp(HostSync.ToHost(logits.to(ScalarType.Float32), HostRead.Sampling), options).softmax(-1);
             for (int g = 0; g < generators.Count; g++)
-                DrawInto(tokens, g * rowsPerGroup, probabilities.narrow(0, g * rowsPerGroup, rowsPerGroup), null, generators[g]);
+                if (groupRows[g] > 0) DrawInto(tokens, groupFirst[g], probabilities.narrow(0, groupFirst[g], groupRows[g]), null, generators[g]);
             return tokens;
         }
 
@@ -106,7 +116,8 @@ public static class Sampling
         Tensor? fullRows = null;
         for (int g = 0; g < generators.Count; g++)
         {
-            int first = g * rowsPerGroup;
+            int first = groupFirst[g], rowsPerGroup = groupRows[g];
+            if (rowsPerGroup == 0) continue;
             var groupLargest = hostLargest.narrow(0, first, rowsPerGroup);
             bool tied = Enumerable.Range(first, rowsPerGroup).Any(row => values[row * width + k - 1] == values[row * width + k]);
             if (!tied)

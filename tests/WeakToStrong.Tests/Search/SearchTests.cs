@@ -256,6 +256,43 @@ public class SearchTests(TinyWorld world) : IClassFixture<TinyWorld>
         Assert.True(finished > 0, "the EOS-prone model should finish some responses");
     }
 
+    [Theory]
+    [InlineData(1, 8, null)]
+    [InlineData(2, 4, 3)]
+    [InlineData(3, 3, 1)]
+    public void EveryTokenIsDrawnFromItsOwnRowsHistoryAsFinishedRowsLeaveTheBatch(int w, int k, int? l)
+    {
+        // An EOS-prone model finishes rows at different steps, so the live rows of the large model's cache are gathered
+        // again and again. With top-3 sampling every token must be among the 3 most likely after its own row's history,
+        // as a plain forward without a cache computes it: a row fed another row's cache would draw outside its top 3.
+        const int topK = 3;
+        var large = world.Load("large-eos");
+        var generation = Generation(maxNewTokens: 24, topK: topK);
+        var search = new ChunkLevelBeamSearch(large, LogProbScorer.ImplicitValue(large, Tuned, Untuned), new BeamSearchOptions(w, k, l), generation);
+        var outputs = search.Run(Prompts, hypothesesPerPrompt: w * k);
+        int checkedTokens = 0, finishedEarly = 0;
+        using var noGrad = no_grad();
+        foreach (var output in outputs)
+            foreach (var h in output.Hypotheses)
+            {
+                if (h.Finish == FinishReason.Eos && h.TokenIds.Count < 24) finishedEarly++;
+                var prompt = large.EncodePrompt(output.Prompt.Text);
+                using var scope = NewDisposeScope();
+                var ids = tensor(prompt.Concat(h.TokenIds).Select(i => (long)i).ToArray()).unsqueeze(0);
+                var logits = large.Model.Forward(ids)[0].narrow(-1, 0, large.UsableVocabSize);
+                for (int i = 0; i < h.TokenIds.Count; i++)
+                {
+                    var row = logits[prompt.Length - 1 + i];
+                    float third = row.topk(topK).values[topK - 1].item<float>();
+                    Assert.True(row[h.TokenIds[i]].item<float>() >= third - 1e-4f,
+                        $"CBS({w},{k},{l?.ToString() ?? "∞"}) \"{output.Prompt.Text}\": token {i} of a hypothesis is outside its row's top {topK}");
+                    checkedTokens++;
+                }
+            }
+        var lengths = outputs.SelectMany(o => o.Hypotheses).Select(h => h.TokenIds.Count).Distinct().Count();
+        Assert.True(finishedEarly > 0 && lengths > 2 && checkedTokens >= 40, $"{finishedEarly} hypotheses finished early, {lengths} lengths, {checkedTokens} tokens checked");
+    }
+
     [Fact]
     public void WithOneSlotAFinishedStateTakesOneBeamSlotHoweverManyCopiesItHas()
     {
