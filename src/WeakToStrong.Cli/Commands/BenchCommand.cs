@@ -234,7 +234,7 @@ internal static class BenchCommand
             else
             {
                 var config = ModelConfig.Preset(preset!);
-                lm = config.Architecture == Architecture.Gpt2 ? new GPT2LMHeadModel(config, options) : new LlamaForCausalLM(config, options);
+                lm = ModelFactory.NewCausalLM(config, options);
                 lm.InitializeWeights(new TorchSharp.torch.Generator(0));
             }
             var c = lm.Config;

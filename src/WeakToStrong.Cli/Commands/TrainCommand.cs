@@ -106,7 +106,7 @@ internal static class TrainCommand
                 ? ModelConfig.Llama(l, h, n, result.GetValue(kvHeads) ?? n, h * 8 / 3 / 8 * 8, tokenizer.VocabSize, p)
                 : ModelConfig.Gpt2(l, h, n, tokenizer.VocabSize, p)) with { BosTokenId = eos, EosTokenIds = [eos] };
             var training = budget.Options(result);
-            CausalLanguageModel model = config.Architecture == Architecture.Gpt2 ? new GPT2LMHeadModel(config, options) : new LlamaForCausalLM(config, options);
+            var model = ModelFactory.NewCausalLM(config, options);
             model.InitializeWeights(new TorchSharp.torch.Generator(training.Seed));
             LanguageModelTraining.Pretrain(model, tokenizer, texts, result.GetValue(blockSize), training, s => Budget.Report(s, training.Steps));
             PretrainedModels.Save(model, config, result.GetValue(budget.Out)!, result.GetValue(tokenizerDir));
@@ -184,7 +184,7 @@ internal static class TrainCommand
                 ? TaskDatasets.ReadPairs(pairFile).Select(p => new Preference(p.Prompt, p.Chosen, p.Rejected)).ToArray() : null;
             var classified = preferences is null
                 ? TaskDatasets.ReadClassifierExamples(result.GetValue(labelled)!).Select(e => new LabelledText(e.Text, e.Label == SentimentTask.PositiveLabel ? 1 : 0)).ToArray() : null;
-            SequenceClassifier model = config.Architecture == Architecture.Gpt2 ? new GPT2ForSequenceClassification(config, options) : new LlamaForSequenceClassification(config, options);
+            var model = ModelFactory.NewSequenceClassifier(config, options);
             var training = budget.Options(result, preferences?.Length ?? classified!.Length);
             model.InitializeWeights(new TorchSharp.torch.Generator(training.Seed)); // the score head; the backbone is loaded next
             PretrainedModels.LoadWeights(model, directory, PretrainedModels.BackbonePrefix(config), options, Cli.Warn, allowMissing: name => name.StartsWith("score.", StringComparison.Ordinal));

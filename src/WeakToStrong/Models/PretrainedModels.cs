@@ -12,11 +12,7 @@ public static class PretrainedModels
     {
         string directory = ModelLocator.Resolve(reference);
         var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
-        if (config.Head != HeadKind.CausalLM || config.Architecture == Architecture.DistilBert)
-            throw new InvalidInputException($"{config.Path}: expected a causal language model, but this is a {config.ModelType} sequence classifier");
-        CausalLanguageModel model = config.Architecture == Architecture.Gpt2
-            ? new GPT2LMHeadModel(config, options)
-            : new LlamaForCausalLM(config, options);
+        var model = ModelFactory.NewCausalLM(config, options);
         LoadWeights(model, directory, BackbonePrefix(config), options, warn);
         return model;
     }
@@ -25,14 +21,7 @@ public static class PretrainedModels
     {
         string directory = ModelLocator.Resolve(reference);
         var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
-        if (config.Head != HeadKind.SequenceClassification)
-            throw new InvalidInputException($"{config.Path}: expected a sequence classifier (architectures …ForSequenceClassification), but this is a {config.ModelType} causal language model");
-        SequenceClassifier model = config.Architecture switch
-        {
-            Architecture.Gpt2 => new GPT2ForSequenceClassification(config, options),
-            Architecture.Llama => new LlamaForSequenceClassification(config, options),
-            _ => new DistilBertForSequenceClassification(config, options),
-        };
+        var model = ModelFactory.NewSequenceClassifier(config, options);
         LoadWeights(model, directory, BackbonePrefix(config), options, warn);
         return model;
     }

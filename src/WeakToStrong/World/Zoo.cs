@@ -141,15 +141,14 @@ public static class Zoo
 
     static CausalLanguageModel NewCausalLM(ModelConfig config, ModelOptions options, ulong seed)
     {
-        CausalLanguageModel model = config.Architecture == Architecture.Gpt2 ? new GPT2LMHeadModel(config, options) : new LlamaForCausalLM(config, options);
+        var model = ModelFactory.NewCausalLM(config, options);
         model.InitializeWeights(new Generator(seed));
         return model;
     }
 
     static SequenceClassifier NewClassifier(ModelConfig config, ModelOptions options, ulong seed)
     {
-        SequenceClassifier model = config.Architecture == Architecture.Gpt2
-            ? new GPT2ForSequenceClassification(config, options) : new LlamaForSequenceClassification(config, options);
+        var model = ModelFactory.NewSequenceClassifier(config, options);
         model.InitializeWeights(new Generator(seed));
         return model;
     }
