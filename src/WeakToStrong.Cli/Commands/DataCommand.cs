@@ -84,7 +84,7 @@ internal static class DataCommand
             if (texts.Length == 0) throw new InvalidInputException($"--prompts {result.GetValue(prompts)}: no prompts");
             var options = runtime.Apply(result);
             var goldSpec = GoldSpec.WithDefaultTemplate(result.GetValue(gold)!);
-            using var judge = ExperimentRunner.OpenGold(goldSpec, goldSpec.IsInstructionJudge ? null : ModelLocator.Resolve(goldSpec.Reference), options, Cli.Warn);
+            using var judge = Gold.Open(goldSpec, goldSpec.IsInstructionJudge ? null : ModelLocator.Resolve(goldSpec.Reference), options, Cli.Warn);
             string policyReference = result.GetValue(policy)!;
             using var model = PretrainedModels.LoadCausalLM(policyReference, options, Cli.Warn);
             var sampler = new PromptedModel("policy", model, Cli.LoadTokenizer(policyReference), PromptTemplate.Raw);

@@ -156,7 +156,7 @@ internal static class ExperimentCommands
                 {
                     var spec = result.GetValue(gold) is string other ? config.Gold with { Reference = other } : config.Gold;
                     var resolver = new ModelResolver(result.GetValue(zoo) ?? Zoo.DefaultDirectory, config.Task, RunManifest.Read(run.Manifest).Quick);
-                    return ExperimentRunner.OpenGold(spec, spec.IsInstructionJudge ? null : resolver.Resolve(spec.Reference, "--gold"), modelOptions);
+                    return Gold.Open(spec, spec.IsInstructionJudge ? null : resolver.Resolve(spec.Reference, "--gold"), modelOptions);
                 }
                 : null;
             var tables = WriteTables(run, ExperimentEvaluation.Evaluate(run, rescorer, Console.Error.WriteLine));

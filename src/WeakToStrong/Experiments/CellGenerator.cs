@@ -37,7 +37,7 @@ internal sealed class CellGenerator(ExperimentConfig config, Cell cell, MethodMo
         // its batch (padding changes float32 rounding), so shards, resumed runs and batch sizes agree exactly.
         var values = outputs.Select(o => Methods.ImplicitValueOf(method, models, o, generation.StopStrings)).ToArray();
         var responses = outputs.Select(o => o.Best.Text).ToArray();
-        var golds = ExperimentRunner.ScoreAlone(gold, batch.Select(p => p.Prompt.Prompt).ToArray(), responses);
+        var golds = Gold.ScoreAlone(gold, batch.Select(p => p.Prompt.Prompt).ToArray(), responses);
         return batch.Select((p, i) => new GenerationRecord(
             cell.Key, cell.BaseModel, method.Name, method.Label, method.W, method.K, method.L, method.N, method.Beta, cell.Seed,
             p.Index, p.Prompt.Id, p.Prompt.Prompt, p.Prompt.Reference, responses[i], outputs[i].Best.Finish?.ToString(),
@@ -48,14 +48,7 @@ internal sealed class CellGenerator(ExperimentConfig config, Cell cell, MethodMo
             outputs[i].Compute.ForwardCalls, seconds)).ToArray();
     }
 
-    /// <summary>Instruction following against the reference policy's output: 1 win, 0.5 tie, 0 loss.</summary>
+    /// <summary>Instruction following: the win against the reference policy's output (see <see cref="Gold.Win"/>).</summary>
     double? Win(TaskPrompt prompt, string response) =>
-        config.Gold.IsInstructionJudge && prompt.Reference is string reference
-            ? InstructionTask.Compare(InstructionTask.InstructionOf(prompt.Prompt), response, reference) switch
-            {
-                InstructionTask.PairwiseOutcome.Win => 1.0,
-                InstructionTask.PairwiseOutcome.Tie => 0.5,
-                _ => 0.0,
-            }
-            : null;
+        config.Gold.IsInstructionJudge && prompt.Reference is string reference ? Gold.Win(prompt.Prompt, response, reference) : null;
 }

@@ -2,6 +2,7 @@ using WeakToStrong.Data;
 using WeakToStrong.Models.Api;
 using WeakToStrong.Search;
 using WeakToStrong.Tokenization;
+using WeakToStrong.World;
 
 namespace WeakToStrong.Experiments;
 
@@ -68,28 +69,6 @@ public sealed record DatasetSpec(string? Path, string Split, int Prompts, long S
 public sealed record ModelSpec(string Name, string Reference, PromptFormat Template)
 {
     public ApiModelOptions? Api { get; init; }
-}
-
-/// <summary>
-/// The gold evaluator: the instruction task's judge, or a reward model / classifier reading the template (a format with
-/// {raw_prompt} and {response}, or <c>chat</c>: its own chat template over a user and an assistant turn).
-/// </summary>
-public sealed record GoldSpec(string Reference, string Template)
-{
-    public const string InstructionJudge = "instruction-judge";
-    public const string PromptPlaceholder = "{raw_prompt}", ResponsePlaceholder = "{response}";
-    /// <summary>The prompt followed by the response (no chat template).</summary>
-    public const string DefaultTemplate = PromptPlaceholder + ResponsePlaceholder;
-    public bool IsInstructionJudge => Reference == InstructionJudge;
-    public static GoldSpec WithDefaultTemplate(string reference) => new(reference, DefaultTemplate);
-    public bool UsesChatTemplate => Template == PromptFormat.ChatName;
-
-    /// <summary>The format with {raw_prompt} and {response} for the model in <paramref name="modelDirectory"/>.</summary>
-    public string FormatFor(string modelDirectory) => !UsesChatTemplate ? Template
-        : ChatTemplate.Load(modelDirectory).Render([new ChatMessage("user", PromptPlaceholder), new ChatMessage("assistant", ResponsePlaceholder)], addGenerationPrompt: false);
-
-    public static string Apply(string format, string prompt, string response) =>
-        format.Replace(PromptPlaceholder, prompt, StringComparison.Ordinal).Replace(ResponsePlaceholder, response, StringComparison.Ordinal);
 }
 
 /// <summary>

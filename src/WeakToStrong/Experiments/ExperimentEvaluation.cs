@@ -22,7 +22,7 @@ public static class ExperimentEvaluation
         {
             using var gold = rescore(config);
             log?.Invoke($"rescoring {records.Count} responses with {gold.Name}");
-            var scores = ExperimentRunner.ScoreAlone(gold, records.Select(r => r.Prompt).ToArray(), records.Select(r => r.Response).ToArray());
+            var scores = Gold.ScoreAlone(gold, records.Select(r => r.Prompt).ToArray(), records.Select(r => r.Response).ToArray());
             records = records.Select((r, i) => r with { Gold = scores[i] }).ToArray();
         }
         var tables = Tabulate(config, records);

@@ -333,20 +333,4 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
                 throw new InvalidInputException($"{Directory.Config} exists and is not this config; run into another output directory (--output) (nothing was replaced)");
         }
     }
-
-    /// <summary>The gold evaluator a spec names; <paramref name="path"/> is its resolved directory (none for the instruction judge).</summary>
-    public static IGoldEvaluator OpenGold(GoldSpec gold, string? path, ModelOptions options, Action<string>? warn = null)
-    {
-        if (gold.IsInstructionJudge) return new InstructionJudgeGold();
-        ArgumentNullException.ThrowIfNull(path);
-        string format = gold.FormatFor(path);
-        // A chat template writes the model's special tokens itself (Llama 3's starts with <|begin_of_text|>); adding the
-        // tokenizer's on top would give the gold a second BOS that apply_chat_template(tokenize=True) never gives.
-        var rewardModel = RewardModel.Load(path, options, warn, addSpecialTokens: !gold.UsesChatTemplate);
-        return new RewardModelGold(gold.Reference, rewardModel, (prompt, response) => GoldSpec.Apply(format, prompt, response));
-    }
-
-    /// <summary>Gold scores computed one response at a time (batch-independent, see <see cref="CellGenerator.Generate"/>).</summary>
-    public static double[] ScoreAlone(IGoldEvaluator gold, IReadOnlyList<string> prompts, IReadOnlyList<string> responses) =>
-        prompts.Select((p, i) => gold.Score([p], [responses[i]])[0]).ToArray();
 }

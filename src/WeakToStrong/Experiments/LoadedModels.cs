@@ -17,7 +17,7 @@ internal sealed class LoadedModels(ExperimentConfig config, IReadOnlyDictionary<
 {
     readonly Lazy<PromptedModel?> tuned = new(() => config.Tuned is { } t ? Load(t, models["tuned"].Path, options) : null);
     readonly Lazy<PromptedModel?> untuned = new(() => config.Untuned is { } u ? Load(u, models["untuned"].Path, options) : null);
-    readonly Lazy<IGoldEvaluator> gold = new(() => ExperimentRunner.OpenGold(config.Gold, models.TryGetValue("gold", out var g) ? g.Path : null, options));
+    readonly Lazy<IGoldEvaluator> gold = new(() => Gold.Open(config.Gold, models.TryGetValue("gold", out var g) ? g.Path : null, options));
     readonly Dictionary<string, RewardModel> rewardGuides = [];
     PromptedModel? large;
     (string Name, CompletionsClient Client, ApiChunkSampler Sampler)? largeApi;

@@ -2,6 +2,7 @@ using System.Globalization;
 using WeakToStrong.Models;
 using WeakToStrong.Search;
 using WeakToStrong.Tokenization;
+using WeakToStrong.World;
 using static TorchSharp.torch;
 
 namespace WeakToStrong.Experiments;

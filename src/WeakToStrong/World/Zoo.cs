@@ -23,9 +23,8 @@ public sealed record ZooTask(string Directory, ZooPlan Plan)
     public string Logs => Path.Combine(Directory, "logs");
 
     /// <summary>The task's gold evaluator: the trained classifier / reward model, or the instruction judge.</summary>
-    public IGoldEvaluator OpenGold(ModelOptions options) => Gold is null
-        ? new InstructionJudgeGold()
-        : new RewardModelGold(Plan.Task == "sentiment" ? "gold sentiment classifier" : "gold reward model", RewardModel.Load(Gold, options));
+    public IGoldEvaluator OpenGold(ModelOptions options) => World.Gold.Open(
+        Gold is null ? GoldSpec.WithDefaultTemplate(GoldSpec.InstructionJudge) : GoldSpec.WithDefaultTemplate("zoo:gold"), Gold, options);
 }
 
 /// <summary>

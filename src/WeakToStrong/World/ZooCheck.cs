@@ -48,12 +48,7 @@ public static class ZooCheck
             Estimate? winRate = null;
             if (generator is InstructionTask)
             {
-                var wins = prompts.Zip(responses, (p, r) => InstructionTask.Compare(InstructionTask.InstructionOf(p.Prompt), r, p.Reference!) switch
-                {
-                    InstructionTask.PairwiseOutcome.Win => 1.0,
-                    InstructionTask.PairwiseOutcome.Tie => 0.5,
-                    _ => 0.0,
-                }).ToArray();
+                var wins = prompts.Zip(responses, (p, r) => Gold.Win(p.Prompt, r, p.Reference!)).ToArray();
                 winRate = Estimate.Bootstrap(wins, 7);
             }
             results.Add(new MethodResult(name, Estimate.Bootstrap(scores, 7), winRate));

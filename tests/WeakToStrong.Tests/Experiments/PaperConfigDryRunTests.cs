@@ -1,3 +1,4 @@
+using WeakToStrong.World;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using WeakToStrong.Evaluation;
@@ -144,7 +145,7 @@ public sealed class PaperConfigDryRunTests(PaperStandIns standIns) : IClassFixtu
         using (var logits = classifier.Forward(input))
             expected = logits[0, 0].item<float>();
 
-        using var gold = ExperimentRunner.OpenGold(config.Gold, directory, ModelOptions.Cpu);
+        using var gold = Gold.Open(config.Gold, directory, ModelOptions.Cpu);
         Assert.Equal(expected, gold.Score([prompt], [response])[0], 5);
     }
 
