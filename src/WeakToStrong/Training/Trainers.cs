@@ -171,8 +171,8 @@ public static class RewardModelTraining
             {
                 var batch = PaddedBatch.Build([.. part.Select(i => chosen[i]), .. part.Select(i => rejected[i])], device);
                 var rewards = model.Forward(batch.InputIds, batch.AttentionMask).to(ScalarType.Float32).squeeze(-1);
-                using var pairs = ((double)rows.Length).ToScalar();
-                return -F.logsigmoid(rewards.narrow(0, 0, part.Length) - rewards.narrow(0, part.Length, part.Length)).sum() / pairs;
+                using var batchPairs = ((double)rows.Length).ToScalar(); // the batch's, not the part's: the parts' losses add up to its mean
+                return -F.logsigmoid(rewards.narrow(0, 0, part.Length) - rewards.narrow(0, part.Length, part.Length)).sum() / batchPairs;
             });
         }, progress);
     }
@@ -195,7 +195,7 @@ public static class RewardModelTraining
             {
                 var batch = PaddedBatch.Build(part.Select(i => encoded[i]).ToArray(), device);
                 var labels = tensor(part.Select(i => (long)examples[i].Label).ToArray(), device: device);
-                using var count = ((double)rows.Length).ToScalar();
+                using var count = ((double)rows.Length).ToScalar(); // the batch's, not the part's: the parts' losses add up to its mean
                 return F.cross_entropy(model.Forward(batch.InputIds, batch.AttentionMask).to(ScalarType.Float32), labels,
                     reduction: TorchSharp.torch.nn.Reduction.Sum) / count;
             });
