@@ -1,43 +1,41 @@
 namespace WeakToStrong.Tests;
 
-/// <summary>An <see cref="IProgressReport"/> that keeps what it hears, and checks that it is well formed.</summary>
+/// <summary>An <see cref="IProgressReport"/> that keeps what it hears (from any thread), and checks that it is well formed.</summary>
 internal sealed class RecordingProgress : IProgressReport
 {
-    public sealed record StageRecord(string Name, long Total, string Unit, long StartDone)
+    public sealed record StageRecord(string Name, long Total, string Unit, long StartDone) : IProgressStage
     {
         public List<long> Done { get; } = [];
-        public bool Finished { get; set; }
+        public bool Finished { get; private set; }
+
+        public void Advanced(long done)
+        {
+            Assert.False(Finished, Name);
+            Done.Add(done);
+        }
+
+        public void Dispose() => Finished = true;
     }
 
+    readonly Lock recording = new();
     public List<StageRecord> Stages { get; } = [];
     public List<string> Messages { get; } = [];
-    StageRecord? current;
 
-    public void Message(string text) => Messages.Add(text);
-
-    public void StageStarted(string name, long total, string unit, long done = 0)
+    public void Message(string text)
     {
-        Assert.Null(current); // stages do not nest
-        Stages.Add(current = new StageRecord(name, total, unit, done));
+        lock (recording) Messages.Add(text);
     }
 
-    public void StageAdvanced(long done)
+    public IProgressStage StageStarted(string name, long total, string unit, long done = 0)
     {
-        Assert.NotNull(current);
-        current.Done.Add(done);
-    }
-
-    public void StageFinished()
-    {
-        Assert.NotNull(current);
-        current.Finished = true;
-        current = null;
+        var stage = new StageRecord(name, total, unit, done);
+        lock (recording) Stages.Add(stage);
+        return stage;
     }
 
     /// <summary>Every stage finished, its counts rising from where it started to its total and never past it.</summary>
     public void AssertMonotoneAndComplete()
     {
-        Assert.Null(current);
         Assert.NotEmpty(Stages);
         Assert.All(Stages, stage =>
         {

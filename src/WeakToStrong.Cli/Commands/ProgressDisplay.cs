@@ -6,8 +6,8 @@ using Spectre.Console.Rendering;
 namespace WeakToStrong.Cli.Commands;
 
 /// <summary>
-/// Draws an <see cref="IProgressReport"/> on stderr: on a terminal, Spectre.Console's live progress (the current stage's bar
-/// with its rate and time left; each finished stage becomes a line above it); anywhere else (a log file, a pipe, CI)
+/// Draws an <see cref="IProgressReport"/> on stderr: on a terminal, Spectre.Console's live progress (a bar for each running
+/// stage with its rate and time left; each finished stage becomes a line above them); anywhere else (a log file, a pipe, CI)
 /// plain lines without escape codes: one when a stage starts, one at most every <see cref="PlainLines.Interval"/> while it
 /// runs, one when it finishes, each with its rate and time left.
 /// </summary>
@@ -39,33 +39,45 @@ internal static class ProgressDisplay
     sealed class Bars(ProgressContext context) : IProgressReport
     {
         readonly Func<TimeSpan> clock = StartClock();
-        ProgressTask? current;
-        Stage? stage;
+        readonly Lock writing = new();
 
-        public void Message(string text) => Error.WriteLine(text, Style.Plain);
-
-        public void StageStarted(string name, long total, string unit, long done = 0)
+        public void Message(string text)
         {
-            stage = new Stage(name, total, unit, done, clock);
-            current = context.AddTask(Markup.Escape(name), new ProgressTaskSettings { AutoStart = false, MaxValue = Math.Max(1, total) });
-            current.Tag = unit;
-            current.Value = done;
-            current.StartTask();
+            lock (writing) Error.WriteLine(text, Style.Plain);
         }
 
-        public void StageAdvanced(long done)
+        public IProgressStage StageStarted(string name, long total, string unit, long done = 0)
         {
-            stage?.Advance(done);
-            if (current is not null) current.Value = done;
+            var task = context.AddTask(Markup.Escape(name), new ProgressTaskSettings { AutoStart = false, MaxValue = Math.Max(1, total) });
+            task.Tag = unit;
+            task.Value = done;
+            task.StartTask();
+            return new Bar(this, task, new Stage(name, total, unit, done, clock));
         }
 
-        public void StageFinished()
+        void Finish(ProgressTask task, Stage stage)
         {
-            if (current is null || stage is null) return;
-            current.StopTask();
-            context.RemoveTask(current);
-            Error.WriteLine(stage.Finished(), Style.Plain);
-            (current, stage) = (null, null);
+            context.RemoveTask(task);
+            Message(stage.Finished());
+        }
+
+        sealed class Bar(Bars bars, ProgressTask task, Stage stage) : IProgressStage
+        {
+            bool finished;
+
+            public void Advanced(long done)
+            {
+                stage.Advance(done);
+                task.Value = done;
+            }
+
+            public void Dispose()
+            {
+                if (finished) return;
+                finished = true;
+                task.StopTask();
+                bars.Finish(task, stage);
+            }
         }
     }
 
@@ -74,32 +86,39 @@ internal static class ProgressDisplay
     {
         public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
         readonly Func<TimeSpan> now = clock ?? StartClock();
-        Stage? stage;
-        TimeSpan lastLine;
+        readonly Lock writing = new();
 
-        public void Message(string text) => output.WriteLine(text);
-
-        public void StageStarted(string name, long total, string unit, long done = 0)
+        public void Message(string text)
         {
-            stage = new Stage(name, total, unit, done, now);
-            lastLine = now();
-            output.WriteLine(stage.Started());
+            lock (writing) output.WriteLine(text);
         }
 
-        public void StageAdvanced(long done)
+        public IProgressStage StageStarted(string name, long total, string unit, long done = 0)
         {
-            if (stage is null) return;
-            stage.Advance(done);
-            if (now() - lastLine < Interval || done >= stage.Total) return;
-            lastLine = now();
-            output.WriteLine(stage.Running());
+            var stage = new Stage(name, total, unit, done, now);
+            Message(stage.Started());
+            return new Lines(this, stage);
         }
 
-        public void StageFinished()
+        sealed class Lines(PlainLines plain, Stage stage) : IProgressStage
         {
-            if (stage is null) return;
-            output.WriteLine(stage.Finished());
-            stage = null;
+            TimeSpan lastLine = plain.now();
+            bool finished;
+
+            public void Advanced(long done)
+            {
+                stage.Advance(done);
+                if (plain.now() - lastLine < Interval || done >= stage.Total) return;
+                lastLine = plain.now();
+                plain.Message(stage.Running());
+            }
+
+            public void Dispose()
+            {
+                if (finished) return;
+                finished = true;
+                plain.Message(stage.Finished());
+            }
         }
     }
 

@@ -235,7 +235,7 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
             var cell = cells[c];
             var pending = mine.Where(p => !done.Contains((cell.Key, p.Index))).ToArray();
             int cellDone = mine.Length - pending.Length;
-            progress.StageStarted($"[{c + 1}/{cells.Count}] {cell.BaseModel ?? "small"} {cell.Method.Label} seed {cell.Seed}", mine.Length, "prompts", cellDone);
+            using var stage = progress.StageStarted($"[{c + 1}/{cells.Count}] {cell.BaseModel ?? "small"} {cell.Method.Label} seed {cell.Seed}", mine.Length, "prompts", cellDone);
             if (pending.Length > 0)
             {
                 loading.Start();
@@ -251,10 +251,9 @@ public sealed class ExperimentRunner(ExperimentConfig config, RunOptions options
                 foreach (var batch in pending.Chunk(config.BatchPrompts))
                 {
                     log.Append(method.Generate(batch.Select(p => (p.Prompt, p.Index)).ToArray()));
-                    progress.StageAdvanced(cellDone += batch.Length);
+                    stage.Advanced(cellDone += batch.Length);
                 }
             }
-            progress.StageFinished();
         }
         return new SetupSeconds(loading.Elapsed.TotalSeconds, warmingUp.Elapsed.TotalSeconds);
     }

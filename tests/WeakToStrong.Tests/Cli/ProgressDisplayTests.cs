@@ -13,13 +13,12 @@ public class ProgressDisplayTests
         IProgressReport progress = new ProgressDisplay.PlainLines(output, () => now);
 
         progress.Message("sentiment: training a tokenizer");
-        progress.StageStarted("sentiment: pretraining base-small", 100, "steps");
-        for (int step = 1; step <= 100; step++)
-        {
-            now += TimeSpan.FromSeconds(0.5); // 2 steps/s: 50 s in all
-            progress.StageAdvanced(step);
-        }
-        progress.StageFinished();
+        using (var stage = progress.StageStarted("sentiment: pretraining base-small", 100, "steps"))
+            for (int step = 1; step <= 100; step++)
+            {
+                now += TimeSpan.FromSeconds(0.5); // 2 steps/s: 50 s in all
+                stage.Advanced(step);
+            }
 
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("sentiment: training a tokenizer", lines[0]);
@@ -42,12 +41,41 @@ public class ProgressDisplayTests
         var output = new StringWriter();
         IProgressReport progress = new ProgressDisplay.PlainLines(output, () => now);
 
-        progress.StageStarted("[3/14] base-small CBS seed 0", 100, "prompts", done: 60);
-        now += TimeSpan.FromSeconds(20);
-        progress.StageAdvanced(100);
-        progress.StageFinished();
+        using (var stage = progress.StageStarted("[3/14] base-small CBS seed 0", 100, "prompts", done: 60))
+        {
+            now += TimeSpan.FromSeconds(20);
+            stage.Advanced(100);
+        }
 
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(["[3/14] base-small CBS seed 0: started, 60/100 prompts already done", "[3/14] base-small CBS seed 0: 100/100 prompts in 20.0 s, 2.0 prompts/s"], lines);
+    }
+
+    [Fact]
+    public void StagesSideBySideEachKeepTheirOwnCountsAndClocks()
+    {
+        var now = TimeSpan.Zero;
+        var output = new StringWriter();
+        IProgressReport progress = new ProgressDisplay.PlainLines(output, () => now);
+
+        var large = progress.StageStarted("sentiment: pretraining base-large", 100, "steps");
+        now += TimeSpan.FromSeconds(4);
+        using (var gold = progress.StageStarted("sentiment: training gold", 10, "steps"))
+        {
+            now += TimeSpan.FromSeconds(6);
+            large.Advanced(30);
+            gold.Advanced(10);
+        }
+        now += TimeSpan.FromSeconds(10);
+        large.Advanced(100);
+        large.Dispose();
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal([
+            "sentiment: pretraining base-large: started, 100 steps",
+            "sentiment: training gold: started, 10 steps",
+            "sentiment: pretraining base-large: 30/100 steps (30%), 3.0 steps/s, 0:10 elapsed, about 0:23 left",
+            "sentiment: training gold: 10/10 steps in 6.0 s, 1.7 steps/s",
+            "sentiment: pretraining base-large: 100/100 steps in 20.0 s, 5.0 steps/s"], lines);
     }
 }
