@@ -71,15 +71,8 @@ public sealed class LengthBucketedRows
     }
 
     /// <summary>
-    /// Padded positions a trainer puts through one forward and backward pass at most: a batch of longer sequences is
-    /// split into consecutive parts (micro-batches) whose gradients add up to the batch's. Measured: the summarization
-    /// gold's batches (32 sequences of up to 320 tokens) took the zoo build to 1,000 MiB in one pass.
-    /// </summary>
-    public const int MaxPartTokens = 4096;
-
-    /// <summary>
     /// Consecutive parts of <paramref name="rows"/> (as <see cref="Next"/> serves them, shortest first) of at most
-    /// <see cref="MaxPartTokens"/> padded positions, counting <paramref name="sequencesPerRow"/> sequences a row; a
+    /// <see cref="TrainingLoop.MaxPartTokens"/> padded positions, counting <paramref name="sequencesPerRow"/> sequences a row; a
     /// row longer than that is a part alone.
     /// </summary>
     public IEnumerable<int[]> Parts(int[] rows, int sequencesPerRow = 1)
@@ -88,7 +81,7 @@ public sealed class LengthBucketedRows
         while (start < rows.Length)
         {
             int end = start + 1, longest = lengths[rows[start]];
-            while (end < rows.Length && (end + 1 - start) * sequencesPerRow * Math.Max(longest, lengths[rows[end]]) <= MaxPartTokens)
+            while (end < rows.Length && (end + 1 - start) * sequencesPerRow * Math.Max(longest, lengths[rows[end]]) <= TrainingLoop.MaxPartTokens)
                 longest = Math.Max(longest, lengths[rows[end++]]);
             yield return rows[start..end];
             start = end;

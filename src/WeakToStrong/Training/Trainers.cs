@@ -19,23 +19,48 @@ public static class LanguageModelTraining
     /// of <paramref name="blockSize"/> + 1 tokens (the generator seeded by options.Seed picks them).
     /// </summary>
     public static IReadOnlyList<TrainingStep> Pretrain(CausalLanguageModel model, HfTokenizer tokenizer, IReadOnlyList<string> texts,
-        int blockSize, TrainingOptions options, Action<TrainingStep>? progress = null)
+        int blockSize, TrainingOptions options, Action<TrainingStep>? progress = null) =>
+        Pretrain(model, TokenStream(tokenizer, texts, EosOf(tokenizer, model)), blockSize, options, progress);
+
+    /// <summary>Pretraining on a <see cref="TokenStream"/> made once (the zoo trains several models of a task on one).</summary>
+    public static IReadOnlyList<TrainingStep> Pretrain(CausalLanguageModel model, int[] tokenStream, int blockSize, TrainingOptions options,
+        Action<TrainingStep>? progress = null)
     {
-        int eos = EosOf(tokenizer, model);
-        var stream = texts.SelectMany(text => tokenizer.Encode(text).Append(eos)).Select(id => (long)id).ToArray();
-        if (stream.Length < blockSize + 2) throw new InvalidInputException($"the corpus has {stream.Length} tokens, fewer than one block of {blockSize + 1}");
+        if (tokenStream.Length < blockSize + 2) throw new InvalidInputException($"the corpus has {tokenStream.Length} tokens, fewer than one block of {blockSize + 1}");
         if (blockSize > model.Config.MaxPositionEmbeddings) throw new InvalidInputException($"block size {blockSize} exceeds the model's {model.Config.MaxPositionEmbeddings} positions");
         var device = model.InputEmbeddings.device;
-        using var corpus = tensor(stream, device: device);
+        using var corpus = tensor(tokenStream, device: device); // int32 (a full summarization corpus is 10 M tokens); windows are widened as they are cut
         using var generator = new Generator(options.Seed); // CPU: seeded draws happen on the host (HostRandom)
         var windowOffsets = Scalars.Arange(0, blockSize + 1, device).unsqueeze(0);
+        int partRows = Math.Max(1, TrainingLoop.MaxPartTokens / blockSize);
         return TrainingLoop.Run(model, options, _ =>
         {
-            var starts = HostRandom.Randint(0, stream.Length - blockSize - 1, [options.BatchSize, 1], generator, device);
-            var window = corpus.index_select(0, starts.add(windowOffsets, Scalars.One).flatten()).view(options.BatchSize, blockSize + 1);
-            var logits = model.Forward(window.narrow(1, 0, blockSize)).to(ScalarType.Float32); // losses in float32 at any model dtype
-            return F.cross_entropy(logits.reshape(-1, logits.shape[^1]), window.narrow(1, 1, blockSize).reshape(-1));
+            var starts = HostRandom.Randint(0, tokenStream.Length - blockSize - 1, [options.BatchSize, 1], generator, device);
+            var windows = corpus.index_select(0, starts.add(windowOffsets, Scalars.One).flatten()).view(options.BatchSize, blockSize + 1).to(ScalarType.Int64);
+            return Enumerable.Range(0, (options.BatchSize + partRows - 1) / partRows).Select(part =>
+            {
+                int first = part * partRows, rows = Math.Min(partRows, options.BatchSize - first);
+                var window = windows.narrow(0, first, rows);
+                var logits = model.Forward(window.narrow(1, 0, blockSize)).to(ScalarType.Float32); // losses in float32 at any model dtype
+                // Each part's mean, weighted by its share of the batch: the parts add up to the batch's mean (one part: times exactly 1).
+                using var share = ((double)rows / options.BatchSize).ToScalar();
+                return F.cross_entropy(logits.reshape(-1, logits.shape[^1]), window.narrow(1, 1, blockSize).reshape(-1)).mul(share);
+            });
         }, progress);
+    }
+
+    /// <summary>Every text's tokens followed by <paramref name="eos"/>, concatenated: what <see cref="Pretrain(CausalLanguageModel, int[], int, TrainingOptions, Action{TrainingStep}?)"/> cuts windows from.</summary>
+    public static int[] TokenStream(HfTokenizer tokenizer, IReadOnlyList<string> texts, int eos)
+    {
+        var encoded = texts.Select(text => tokenizer.Encode(text)).ToArray();
+        var stream = new int[encoded.Sum(ids => (long)ids.Count + 1)];
+        int at = 0;
+        foreach (var ids in encoded)
+        {
+            for (int i = 0; i < ids.Count; i++) stream[at++] = ids[i];
+            stream[at++] = eos;
+        }
+        return stream;
     }
 
     /// <summary>SFT: the loss covers the response and the EOS that ends it, not the prompt.</summary>

@@ -54,6 +54,13 @@ public sealed partial record TrainingStep(int Step, double Loss, double Learning
 /// </summary>
 public static class TrainingLoop
 {
+    /// <summary>
+    /// Positions a trainer puts through one forward and backward pass at most: a longer batch goes through in consecutive
+    /// parts (micro-batches) whose gradients add up to the batch's. Activations, not weights, fill a tiny model's memory:
+    /// the summarization base-large's batches of 16 × 256 tokens held 540 MB in one pass; the zoo trains two models at once.
+    /// </summary>
+    public const int MaxPartTokens = 2048;
+
     /// <param name="lossAt">builds the loss of step s (a scalar with a graph to the parameters)</param>
     public static IReadOnlyList<TrainingStep> Run(Module model, TrainingOptions options, Func<int, Tensor> lossAt,
         Action<TrainingStep>? progress = null) =>
@@ -97,6 +104,10 @@ public static class TrainingLoop
                 var row = new TrainingStep(step, lossValue, learningRate, gradNorm, clock.Elapsed.TotalSeconds);
                 log.Add(row);
                 progress?.Invoke(row);
+                // Native memory that only finalizers free (not tensors: the dispose scopes hold every one) piled up by about
+                // 2.5 MB a step until the runtime's first collection (summarization base-large: 607 MB after 30 steps, and
+                // rising; with this, flat at 554 MB). A young-generation collection per step costs well under a millisecond.
+                GC.Collect(0);
             }
         }
         finally

@@ -75,11 +75,11 @@ public class LengthBucketedRowsTests
             var parts = batches.Parts(rows, perRow).ToArray();
             Assert.Equal(rows, parts.SelectMany(p => p).ToArray());
             Assert.All(parts, part => Assert.True(part.Length == 1
-                || part.Length * perRow * part.Max(i => lengths[i]) <= LengthBucketedRows.MaxPartTokens));
+                || part.Length * perRow * part.Max(i => lengths[i]) <= TrainingLoop.MaxPartTokens));
             Assert.True(parts.Length > 1);
             // Greedy: no part could have taken its successor's first row.
             for (int i = 0; i + 1 < parts.Length; i++)
-                Assert.True((parts[i].Length + 1) * perRow * lengths[parts[i + 1][0]] > LengthBucketedRows.MaxPartTokens);
+                Assert.True((parts[i].Length + 1) * perRow * lengths[parts[i + 1][0]] > TrainingLoop.MaxPartTokens);
         }
         // Short rows fit one part.
         Assert.Single(new LengthBucketedRows(Enumerable.Repeat(20, 32).ToArray(), 32, new Generator(1)).Parts(Enumerable.Range(0, 32).ToArray()));
