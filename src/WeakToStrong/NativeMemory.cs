@@ -12,7 +12,7 @@ namespace WeakToStrong;
 /// </summary>
 public static partial class NativeMemory
 {
-    const int M_TRIM_THRESHOLD = -1, M_MMAP_MAX = -4;
+    const int M_TRIM_THRESHOLD = -1, M_MMAP_MAX = -4, M_ARENA_MAX = -8;
 
     /// <summary>Applies the tuning on Linux with glibc; returns false (and changes nothing) elsewhere.</summary>
     public static bool ReuseFreedMemory()
@@ -20,7 +20,9 @@ public static partial class NativeMemory
         if (!OperatingSystem.IsLinux()) return false;
         try
         {
-            return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, int.MaxValue) == 1;
+            // One arena: with one per thread, each of the zoo's side-by-side trainings kept its own peak (quick zoo: 1,015 MiB
+            // against 914 MiB in one, in the same time).
+            return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, int.MaxValue) == 1 && mallopt(M_ARENA_MAX, 1) == 1;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {

@@ -44,12 +44,12 @@ internal static class ZooCommand
         var task = new Option<string?>("--task") { Description = $"one of {string.Join(", ", ZooPlan.Tasks)} (default: all)" };
         var quick = new Option<bool>("--quick") { Description = "fewer steps and documents (tests, smoke runs)" };
         var directory = new Option<string?>("--dir") { Description = "zoo directory (default $WTS_ZOO_DIR or ~/.cache/weak-to-strong/zoo)" };
-        var threads = new Option<int>("--threads") { Description = "CPU threads for TorchSharp (0 = its default)", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = $"models trained side by side, each on one CPU thread (a model's weights do not depend on it; default: the CPU count, at most 4, here {Zoo.DefaultThreads})", DefaultValueFactory = _ => Zoo.DefaultThreads };
         var force = new Option<bool>(OutputPaths.ForceFlag) { Description = "build into a --dir that holds other files (none is ever replaced)" };
         var command = new Command("build", "Build what is missing of the zoo.") { task, quick, directory, threads, force };
         command.SetAction(result => Cli.Run(() =>
         {
-            if (result.GetValue(threads) is > 0 and int n) TorchSharp.torch.set_num_threads(n);
+            if (result.GetValue(threads) < 1) throw new InvalidInputException($"--threads: expected at least 1, got {result.GetValue(threads)}");
             NativeMemory.ReuseFreedMemory(); // the zoo runs on the CPU
             string root = result.GetValue(directory) ?? Zoo.DefaultDirectory;
             var tasks = result.GetValue(task) is string one ? [one] : ZooPlan.Tasks;
@@ -57,7 +57,7 @@ internal static class ZooCommand
             OutputLocations.CheckFolder(root, "--dir");
             Zoo.CheckDirectory(root, tasks, result.GetValue(quick), result.GetValue(force));
             var clock = Stopwatch.StartNew();
-            var built = ProgressDisplay.Run(progress => tasks.Select(name => Zoo.Build(root, name, result.GetValue(quick), progress)).ToArray());
+            var built = ProgressDisplay.Run(progress => Zoo.Build(root, tasks, result.GetValue(quick), progress, result.GetValue(threads)));
             foreach (var (name, zoo) in tasks.Zip(built)) Console.WriteLine($"{name}: {zoo.Directory}");
             Console.Error.WriteLine($"zoo ready in {clock.Elapsed.TotalSeconds:F0} s");
             return 0;
