@@ -59,9 +59,7 @@ generate() {
   done
   for pid in "${pids[@]}"; do wait "$pid" || failed=$?; done
   if [[ "$failed" -ne 0 ]]; then echo "run-all: a shard of $config failed (exit $failed); ./run-all.sh again resumes it" >&2; exit "$failed"; fi
-  wts merge "$run"
-  wts evaluate "$run"
-  wts plot "$run"
+  wts merge "$run"   # and the tables and figures
 }
 
 # What a black-box config's run was generated against: the SHA-256 of the served model's files, in one line.

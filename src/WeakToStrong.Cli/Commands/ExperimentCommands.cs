@@ -100,9 +100,7 @@ internal static class ExperimentCommands
                 Console.Error.WriteLine($"shard {index}/{count} done in {clock.Elapsed.TotalSeconds:F0} s; when every shard is done: wts merge {runner.Directory.Path}");
                 return 0;
             }
-            var tables = WriteTables(runner.Directory, ExperimentEvaluation.Evaluate(runner.Directory, log: Console.Error.WriteLine));
-            Figures.WriteAll(tables.Summary, runner.Directory.Figures);
-            PrintSummary(experiment.Name, tables.Summary, RunManifest.Read(runner.Directory.Manifest).Setup);
+            Finish(runner.Directory, experiment.Name);
             Console.Error.WriteLine($"{experiment.Name}: done in {clock.Elapsed.TotalSeconds:F0} s; results in {runner.Directory.Path}");
             return 0;
         }));
@@ -112,10 +110,13 @@ internal static class ExperimentCommands
     static Command Merge()
     {
         var directory = new Argument<string>("RUN_DIR");
-        var command = new Command("merge", "Combine the shards of a run (generations.shard-I-of-N.jsonl) into generations.jsonl.") { directory };
+        var command = new Command("merge", "Combine the shards of a run (generations.shard-I-of-N.jsonl) into generations.jsonl, then tables and figures as an unsharded run makes them.") { directory };
         command.SetAction(result => Cli.Run(() =>
         {
-            ShardMerge.Merge(new RunDirectory(result.GetValue(directory)!), Console.Error.WriteLine);
+            var run = new RunDirectory(result.GetValue(directory)!);
+            ShardMerge.Merge(run, Console.Error.WriteLine);
+            using var writing = run.Lock(0, 1);
+            Finish(run, Path.GetFileName(Path.GetFullPath(run.Path)));
             return 0;
         }));
         return command;
@@ -202,6 +203,14 @@ internal static class ExperimentCommands
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>A run's generations are all there: its tables, figures and summary (what `wts evaluate` and `wts plot` make).</summary>
+    static void Finish(RunDirectory run, string title)
+    {
+        var tables = WriteTables(run, ExperimentEvaluation.Evaluate(run, log: Console.Error.WriteLine));
+        Figures.WriteAll(tables.Summary, run.Figures);
+        PrintSummary(title, tables.Summary, RunManifest.Read(run.Manifest).Setup);
     }
 
     static ExperimentEvaluation.Tables WriteTables(RunDirectory run, ExperimentEvaluation.Tables tables)
