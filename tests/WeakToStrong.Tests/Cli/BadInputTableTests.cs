@@ -90,6 +90,7 @@ public sealed class BadInputTableTests : IDisposable
         new("data count zero", BadInput, ["data", "generate", "--task", "sentiment", "--out", "{dir}/data", "--count", "0"], "--count", UserFile),
         new("data unknown task", BadInput, ["data", "generate", "--task", "poetry", "--out", "{dir}/data"], "poetry", UserFile),
         new("zoo unknown task", BadInput, ["zoo", "build", "--task", "poetry", "--dir", "{dir}/zoo"], "poetry", UserFile),
+        new("zoo no threads", BadInput, ["zoo", "build", "--task", "sentiment", "--threads", "0", "--dir", "{dir}/zoo"], "--threads: expected at least 1, got 0"),
         new("run bad shard", BadInput, ["run", "{dir}/smoke.yaml", "--shard", "3/2", "--output", "{dir}/run"], "--shard", d => Write(d, "smoke.yaml", GoodConfig)),
 
         // Model directories.
