@@ -100,7 +100,7 @@ public static class TrainingLoop
                     }
                 double gradNorm = TorchSharp.torch.nn.utils.clip_grad_norm_(master.Parameters, options.MaxGradNorm);
                 optimizer.Step();
-                master.CopyToModel();
+                master.EndStep();
                 var row = new TrainingStep(step, lossValue, learningRate, gradNorm, clock.Elapsed.TotalSeconds);
                 log.Add(row);
                 progress?.Invoke(row);
@@ -138,15 +138,18 @@ public static class TrainingLoop
 /// </summary>
 public sealed class MasterWeights : IDisposable
 {
-    const double InitialLossScale = 65536, LossScaleGrowthInterval = 2000;
+    const double InitialLossScale = 65536;
     readonly Parameter[] modelParameters;
     readonly bool separate, scaled;
+    readonly int growthInterval;
     double lossScale;
     int cleanSteps;
 
-    public MasterWeights(Parameter[] parameters)
+    /// <param name="growthInterval">clean steps (not parts: a step may back-propagate several) after which the loss scale doubles</param>
+    public MasterWeights(Parameter[] parameters, int growthInterval = 2000)
     {
         modelParameters = parameters;
+        this.growthInterval = growthInterval;
         separate = parameters.Any(p => p.dtype != ScalarType.Float32);
         scaled = parameters.Any(p => p.dtype == ScalarType.Float16);
         lossScale = scaled ? InitialLossScale : 1;
@@ -198,7 +201,6 @@ public sealed class MasterWeights : IDisposable
                 if (accumulated is null) Parameters[i].grad = gradient;
                 else { accumulated.add_(gradient, Scalars.One); gradient.Dispose(); }
             }
-            if (scaled && ++cleanSteps == LossScaleGrowthInterval) (lossScale, cleanSteps) = (lossScale * 2, 0);
             return;
         }
     }
@@ -209,9 +211,13 @@ public sealed class MasterWeights : IDisposable
         return present.Length == 0 || stack(present.Select(g => g.abs().max()).ToArray()).isfinite().all().item<bool>();
     }
 
-    /// <summary>Writes the updated float32 weights back into the model's dtype.</summary>
-    public void CopyToModel()
+    /// <summary>
+    /// After the optimizer's step: writes the updated float32 weights back into the model's dtype, and counts the step
+    /// toward the loss scale's growth (once per step, however many parts it back-propagated).
+    /// </summary>
+    public void EndStep()
     {
+        if (scaled && ++cleanSteps == growthInterval) (lossScale, cleanSteps) = (lossScale * 2, 0);
         if (!separate) return;
         using var noGrad = no_grad();
         for (int i = 0; i < modelParameters.Length; i++) modelParameters[i].copy_(Parameters[i]);

@@ -272,6 +272,23 @@ public class ReducedPrecisionTests(TinyWorld world, ITestOutputHelper output) : 
         Assert.All(weights, w => Assert.InRange(w, 0.99 - 0.004, 0.99 + 0.004)); // within a bfloat16 spacing below 1
     }
 
+    [Fact]
+    public void TheFloat16LossScaleGrowsPerStepNotPerPart()
+    {
+        // A step back-propagated in three parts is one clean step: with growth every 2 steps, the scale doubles after
+        // the second step (counting parts, it would double after the first and again during the second).
+        using var model = new OneWeight(ScalarType.Float16);
+        using var master = new MasterWeights([model.weight], growthInterval: 2);
+        double initial = master.LossScale;
+        for (int step = 1; step <= 2; step++)
+        {
+            for (int part = 0; part < 3; part++)
+                master.Backward((model.weight.to(ScalarType.Float32) * 1e-3f).sum());
+            master.EndStep();
+            Assert.Equal(step == 2 ? initial * 2 : initial, master.LossScale);
+        }
+    }
+
     [Theory, MemberData(nameof(DTypes))]
     public void TheCommandsRunInTheDtype(string dtype)
     {
