@@ -70,7 +70,7 @@ public static class Zoo
 
     /// <summary>
     /// Builds what is missing of each task's zoo: <paramref name="threads"/> models are trained side by side, each on one
-    /// thread, the largest first (see <see cref="ParallelJobs"/>); so the weights do not depend on how many run at once.
+    /// thread, the most work ahead first (see <see cref="ParallelJobs"/>); so the weights do not depend on how many run at once.
     /// </summary>
     /// <param name="progress">hears of each stage: the corpus, the tokenizer, each model's training (in steps) and its held-out evaluation</param>
     public static IReadOnlyList<ZooTask> Build(string root, IReadOnlyList<string> tasks, bool quick, IProgressReport progress, int threads)
