@@ -157,17 +157,22 @@ public static class Zoo
             }
             if (needCorpus)
             {
-                var tokenizer = HfTokenizer.Load(zoo.Tokenizer);
-                tokenStream = LanguageModelTraining.TokenStream(tokenizer, corpus, tokenizer.EosTokenId ?? throw new InvalidOperationException($"{zoo.Tokenizer}: the trained tokenizer has no EOS token"));
+                var (tokenizer, eos) = LoadTokenizer();
+                tokenStream = LanguageModelTraining.TokenStream(tokenizer, corpus, eos);
             }
         }
 
         /// <summary>The tokenizer, loaded by each job for itself, and the model's shape with its vocabulary and EOS.</summary>
         (HfTokenizer Tokenizer, ModelConfig Config) Tokenized(ZooModelPlan model)
         {
-            var tokenizer = HfTokenizer.Load(zoo.Tokenizer);
-            int eos = tokenizer.EosTokenId ?? throw new InvalidOperationException($"{zoo.Tokenizer}: the trained tokenizer has no EOS token");
+            var (tokenizer, eos) = LoadTokenizer();
             return (tokenizer, model.Shape(tokenizer.VocabSize) with { BosTokenId = eos, EosTokenIds = [eos] });
+        }
+
+        (HfTokenizer Tokenizer, int Eos) LoadTokenizer()
+        {
+            var tokenizer = HfTokenizer.Load(zoo.Tokenizer);
+            return (tokenizer, tokenizer.EosTokenId ?? throw new InvalidOperationException($"{zoo.Tokenizer}: the trained tokenizer has no EOS token"));
         }
 
         TrainingOptions Budget(ZooModelPlan model) => new()
