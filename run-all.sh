@@ -3,7 +3,7 @@
 # the three synthetic tasks, into $WTS_ZOO_DIR or ~/.cache/weak-to-strong/zoo), runs every experiment in
 # experiments/*.yaml and writes results/: per experiment the generations, CSV tables and figures, and
 # results/README.md with the summary tables and the figures inline.
-#   ./run-all.sh           full zoo and configs (about 20 minutes on 2 idle CPU cores; README.md has the measured times)
+#   ./run-all.sh           full zoo and configs (about 19 minutes on 2 idle CPU cores; README.md has the measured times)
 #   ./run-all.sh --quick   quick zoo, 12 prompts, first seed, into results/quick/ (a smoke run of a few minutes)
 # Interrupted? Run it again: finished runs are kept and unfinished ones resume where they stopped. A run made by other
 # weights than the zoo here (the committed results on a new machine, or after a zoo rebuild) is moved aside to
