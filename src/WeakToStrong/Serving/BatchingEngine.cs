@@ -52,7 +52,7 @@ public sealed class BatchingEngine : IDisposable
         if (job.Rows < 1 || job.Rows > MaxBatchRows) throw new ArgumentException($"a job of {job.Rows} rows cannot fit a batch of {MaxBatchRows}");
         if (job.Prompts.Any(p => p.Length == 0 || p.Length + job.MaxTokens > MaxPositions))
             throw new ArgumentException($"every prompt needs 1..{MaxPositions - job.MaxTokens} tokens");
-        var pending = new PendingJob(job, cancellation);
+        var pending = new PendingJob(job, new StopStringScan(Tokenizer, job.Stop), cancellation);
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(stopping, this);
@@ -242,17 +242,8 @@ public sealed class BatchingEngine : IDisposable
         row.Tokens.Add(token);
         var job = row.Job.Job;
         if (!job.IgnoreEos && eosTokenIds.Contains(token)) row.FinishReason = "stop";
-        else if (job.Stop.Count > 0 && StopIndex(Tokenizer.Decode(row.Tokens, skipSpecialTokens: true), job.Stop) is not null) row.FinishReason = "stop";
+        else if (row.Job.StopScan.Stopped(row.Tokens)) row.FinishReason = "stop";
         else if (row.Tokens.Count >= job.MaxTokens) row.FinishReason = "length";
-    }
-
-    /// <summary>Where the earliest stop string starts in <paramref name="text"/>, or null.</summary>
-    static int? StopIndex(string text, IReadOnlyList<string> stops)
-    {
-        int? first = null;
-        foreach (string stop in stops)
-            if (text.IndexOf(stop, StringComparison.Ordinal) is int at and >= 0 && (first is null || at < first)) first = at;
-        return first;
     }
 
     static Tensor Indices(IEnumerable<int> indices) => tensor(indices.Select(i => (long)i).ToArray());
@@ -280,7 +271,7 @@ public sealed class BatchingEngine : IDisposable
     ServedChoice ChoiceOf(Row row)
     {
         string text = Tokenizer.Decode(row.Tokens, skipSpecialTokens: true);
-        if (StopIndex(text, row.Job.Job.Stop) is int stop) text = text[..stop];
+        if (StopStringScan.Index(text, row.Job.Job.Stop) is int stop) text = text[..stop];
         return new ServedChoice(row.Choice, text, row.FinishReason ?? "length", row.Tokens, LogprobsOf(row, row.Tokens.Count));
     }
 
@@ -296,9 +287,10 @@ public sealed class BatchingEngine : IDisposable
         public int LastToken => Tokens[^1];
     }
 
-    sealed class PendingJob(CompletionJob job, CancellationToken cancellation)
+    sealed class PendingJob(CompletionJob job, StopStringScan stopScan, CancellationToken cancellation)
     {
         public CompletionJob Job { get; } = job;
+        public StopStringScan StopScan { get; } = stopScan;
         public CancellationToken Cancellation { get; } = cancellation;
         public TaskCompletionSource<ServedCompletion> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public Row?[] Rows { get; } = new Row?[job.Rows];
