@@ -14,7 +14,7 @@ namespace WeakToStrong.Serving;
 public sealed class StopStringScan(HfTokenizer tokenizer, IReadOnlyList<string> stops)
 {
     /// <summary>Characters at a window's start that may differ from the whole text's: more than any of the effects above.</summary>
-    internal const int StartMargin = 8;
+    const int StartMargin = 8;
     const int FirstWindowTokens = 8;
     readonly int longestStop = stops.Count == 0 ? 0 : stops.Max(s => s.Length);
 
@@ -30,13 +30,11 @@ public sealed class StopStringScan(HfTokenizer tokenizer, IReadOnlyList<string> 
         if (stops.Count == 0 || tokens.Count == 0) return false;
         for (int count = Math.Min(FirstWindowTokens, tokens.Count); ; count = Math.Min(2 * count, tokens.Count))
         {
-            bool whole = count == tokens.Count;
             string window = Decode(tokens, tokens.Count - count, count);
-            string before = Decode(tokens, tokens.Count - count, count - 1);
+            if (count == tokens.Count) return Index(window, stops) is not null;
             // Where in the window a new stop string may start: before the new token's text, by the longest stop string and the margin.
-            int added = Math.Max(0, window.Length - before.Length);
-            int from = whole ? 0 : window.Length - added - longestStop - StartMargin;
-            if (whole) return Index(window, stops) is not null;
+            int added = Math.Max(0, window.Length - Decode(tokens, tokens.Count - count, count - 1).Length);
+            int from = window.Length - added - longestStop - StartMargin;
             if (from >= StartMargin) return Index(window, stops, from) is not null && Confirm(tokens);
         }
     }
