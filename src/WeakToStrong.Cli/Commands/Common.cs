@@ -52,6 +52,30 @@ internal sealed class RuntimeOptions
     }
 }
 
+/// <summary>--temperature, --top-k and --top-p, with <see cref="SamplingOptions"/>'s own defaults (the reference implementation's).</summary>
+internal sealed class SamplingFlags
+{
+    static readonly SamplingOptions Defaults = new();
+    readonly Option<double> temperature = new("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => Defaults.Temperature };
+    readonly Option<int> topK = new("--top-k") { Description = "0 = off", DefaultValueFactory = _ => Defaults.TopK };
+    readonly Option<double> topP = new("--top-p") { Description = "nucleus mass in (0, 1]", DefaultValueFactory = _ => Defaults.TopP };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(temperature);
+        command.Options.Add(topK);
+        command.Options.Add(topP);
+    }
+
+    /// <summary>The options given, validated (an error names the flag).</summary>
+    public SamplingOptions Read(ParseResult result)
+    {
+        var sampling = new SamplingOptions(result.GetValue(temperature), result.GetValue(topK), result.GetValue(topP));
+        sampling.Validate(asFlags: true);
+        return sampling;
+    }
+}
+
 internal static class Cli
 {
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = false };

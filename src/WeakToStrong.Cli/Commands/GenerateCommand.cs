@@ -13,18 +13,16 @@ internal static class GenerateCommand
         var model = new Option<string>("--model") { Description = "model directory or Hugging Face hub id (offline cache)", Required = true };
         var prompt = new Option<string>("--prompt") { Description = "prompt text (encoded without special tokens)", Required = true };
         var maxNewTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 50 };
-        var temperature = new Option<double>("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => 0.7 };
-        var topK = new Option<int>("--top-k") { Description = "0 = off", DefaultValueFactory = _ => 50 };
-        var topP = new Option<double>("--top-p") { DefaultValueFactory = _ => 1.0 };
+        var sampling = new SamplingFlags();
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "print prompt ids, generated ids and text as JSON" };
         var runtime = new RuntimeOptions();
-        var command = new Command("generate", "Sample a continuation of a prompt.") { model, prompt, maxNewTokens, temperature, topK, topP, seed, json };
+        var command = new Command("generate", "Sample a continuation of a prompt.") { model, prompt, maxNewTokens, seed, json };
+        sampling.AddTo(command);
         runtime.AddTo(command);
         command.SetAction(result => Cli.Run(() =>
         {
-            var sampling = new SamplingOptions(result.GetValue(temperature), result.GetValue(topK), result.GetValue(topP));
-            sampling.Validate(asFlags: true);
+            var samplingOptions = sampling.Read(result);
             int newTokens = result.GetValue(maxNewTokens);
             if (newTokens <= 0) throw new InvalidInputException($"--max-new-tokens must be positive, got {newTokens}");
             var options = runtime.Apply(result);
@@ -36,7 +34,7 @@ internal static class GenerateCommand
             if ((long)promptIds.Count + newTokens > lm.Config.MaxPositionEmbeddings)
                 throw new InvalidInputException($"--max-new-tokens: the prompt's {promptIds.Count} tokens plus {newTokens} new ones exceed the {lm.Config.MaxPositionEmbeddings} positions of {lm.Config.Path}");
             var stop = tokenizer.EosTokenIds.Concat(lm.Config.EosTokenIds).ToHashSet();
-            var ids = Generation.Sample(lm, promptIds, newTokens, sampling, stop, result.GetValue(seed));
+            var ids = Generation.Sample(lm, promptIds, newTokens, samplingOptions, stop, result.GetValue(seed));
             string text = tokenizer.Decode(ids, skipSpecialTokens: true);
             if (result.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(new { prompt = result.GetValue(prompt), prompt_ids = promptIds, ids, text }, Cli.Json));

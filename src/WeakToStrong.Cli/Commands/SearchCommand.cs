@@ -35,9 +35,7 @@ internal static class SearchCommand
         var n = new Option<int>("--n") { Description = "samples for bon", DefaultValueFactory = _ => 16 };
         var beta = new Option<double>("--beta") { Description = "EFT strength β", DefaultValueFactory = _ => 1.0 };
         var maxNewTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 50 };
-        var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 0.7 };
-        var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 50 };
-        var topP = new Option<double>("--top-p") { DefaultValueFactory = _ => 1.0 };
+        var sampling = new SamplingFlags();
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
         var templateLarge = new Option<string>("--template-large") { Description = "a format with {raw_prompt}, or chat (the model's chat template)", DefaultValueFactory = _ => PromptTemplate.Placeholder };
         var templateSmall = new Option<string>("--template-small") { Description = "a format with {raw_prompt}, or chat", DefaultValueFactory = _ => PromptTemplate.Placeholder };
@@ -49,16 +47,14 @@ internal static class SearchCommand
         var command = new Command("search", "Align the large model's response by searching with small models (or run a baseline).")
         {
             method, largeRef, apiBaseUrl, apiModel, apiKeyEnv, apiTopK, tunedRef, untunedRef, guideOption, finished, sampledIds, prompt, w, k, l, n, beta, maxNewTokens,
-            temperature, topK, topP, seed, templateLarge, templateSmall, systemPrompt, stop, all, json,
+            seed, templateLarge, templateSmall, systemPrompt, stop, all, json,
         };
+        sampling.AddTo(command);
         runtime.AddTo(command);
         command.SetAction(result => Cli.Run(() =>
         {
             string chosen = result.GetValue(method)!;
-            var generation = new GenerationOptions(result.GetValue(maxNewTokens),
-                new SamplingOptions(result.GetValue(temperature), result.GetValue(topK), result.GetValue(topP)),
-                result.GetValue(stop) ?? [], result.GetValue(seed));
-            generation.Sampling.Validate(asFlags: true);
+            var generation = new GenerationOptions(result.GetValue(maxNewTokens), sampling.Read(result), result.GetValue(stop) ?? [], result.GetValue(seed));
             generation.Validate();
             var options = runtime.Apply(result);
 

@@ -520,9 +520,11 @@ public static partial class ExperimentConfigParser
         if (map is null) return null;
         int maxNewTokens = map.Required("max_new_tokens", "the response length limit in tokens") is YamlNode m
             ? (int)(fields.AsInteger(m, map.Child("max_new_tokens"), 1, 1_000_000) ?? 1) : 1;
-        double temperature = map.Optional("temperature") is YamlNode t ? fields.AsNumber(t, map.Child("temperature"), v => v >= 0, "a number ≥ 0 (0 = greedy)") ?? 0.7 : 0.7;
-        int topK = map.Optional("top_k") is YamlNode k ? (int)(fields.AsInteger(k, map.Child("top_k"), 0, int.MaxValue) ?? 0) : 50;
-        double topP = map.Optional("top_p") is YamlNode p ? fields.AsNumber(p, map.Child("top_p"), v => v > 0 && v <= 1, "a number in (0, 1]") ?? 1 : 1.0;
+        // A key that is absent keeps SamplingOptions' own default; one that is invalid has been reported (the value then only fills the slot).
+        var defaults = new SamplingOptions();
+        double temperature = map.Optional("temperature") is YamlNode t ? fields.AsNumber(t, map.Child("temperature"), v => v >= 0, "a number ≥ 0 (0 = greedy)") ?? defaults.Temperature : defaults.Temperature;
+        int topK = map.Optional("top_k") is YamlNode k ? (int)(fields.AsInteger(k, map.Child("top_k"), 0, int.MaxValue) ?? defaults.TopK) : defaults.TopK;
+        double topP = map.Optional("top_p") is YamlNode p ? fields.AsNumber(p, map.Child("top_p"), v => v > 0 && v <= 1, "a number in (0, 1]") ?? defaults.TopP : defaults.TopP;
         var stops = new List<string>();
         if (map.Optional("stop") is YamlNode stopNode)
             foreach (var item in fields.AsList(stopNode, map.Child("stop"), allowScalar: true))
