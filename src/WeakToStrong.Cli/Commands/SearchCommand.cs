@@ -11,8 +11,8 @@ internal static class SearchCommand
 {
     public static Command Create()
     {
-        var method = new Option<string>("--method") { Description = "cbs, bon, eft or base", DefaultValueFactory = _ => "cbs" };
-        method.AcceptOnlyFromAmong("cbs", "bon", "eft", "base");
+        var method = new Option<string>("--method") { Description = string.Join(", ", MethodSpec.Names.Keys), DefaultValueFactory = _ => "cbs" };
+        method.AcceptOnlyFromAmong([.. MethodSpec.Names.Keys]);
         var largeRef = new Option<string?>("--large") { Description = "the frozen large model (directory or hub id)" };
         var apiBaseUrl = new Option<string?>("--large-api-base-url") { Description = "instead of --large: an OpenAI-compatible server's base URL, e.g. http://127.0.0.1:8000/v1 (base, bon, cbs)" };
         var apiModel = new Option<string?>("--large-api-model") { Description = "the model's name on that server" };
@@ -78,8 +78,9 @@ internal static class SearchCommand
                 ? new Models.Api.CompletionsClient(new Models.Api.ApiModelOptions(baseUrl, result.GetValue(apiModel) ?? throw new InvalidInputException("--large-api-base-url needs --large-api-model"))
                 { ApiKeyEnv = result.GetValue(apiKeyEnv), SendTopK = result.GetValue(apiTopK) }, cache: null, source: "--large-api-base-url")
                 : null;
-            if (client is null) large = Load("large", result.GetValue(largeRef) ?? throw new InvalidInputException("give --large (a model here) or --large-api-base-url and --large-api-model (a model behind a server)"), result.GetValue(templateLarge)!);
-            else if (result.GetValue(largeRef) is not null) throw new InvalidInputException("give --large or --large-api-base-url, not both");
+            if (client is not null && result.GetValue(largeRef) is not null) throw new InvalidInputException("give --large or --large-api-base-url, not both");
+            if (client is null && (spec.UsesBaseModel || result.GetValue(largeRef) is not null))
+                large = Load("large", result.GetValue(largeRef) ?? throw new InvalidInputException("give --large (a model here) or --large-api-base-url and --large-api-model (a model behind a server)"), result.GetValue(templateLarge)!);
             var largeApi = client is null ? null
                 : new ApiChunkSampler(client, new PromptTemplate(Cli.PromptFormatOf(result.GetValue(templateLarge)!, result.GetValue(systemPrompt), "--template-large").Literal
                     ?? throw new InvalidInputException("--template-large: a model behind an API has no local chat template to render; write its prompt format with {raw_prompt}"), "--template-large"));

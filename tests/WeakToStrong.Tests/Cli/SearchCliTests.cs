@@ -114,6 +114,32 @@ public class SearchCliTests(TinyWorld world) : IClassFixture<TinyWorld>
     }
 
     [Fact]
+    public void EveryMethodOfTheTableRunsAndTheSmallModelsNeedNoLargeOne()
+    {
+        // The small tuned model alone: the same sampling as the library's, with no --large to load.
+        var run = Wts.Run("search", "--method", "small-tuned", "--tuned", world.Dir("tuned"), "--untuned", world.Dir("untuned"),
+            "--prompt", "the cat", "--max-new-tokens", "6", "--seed", "2", "--json");
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var json = JsonDocument.Parse(run.Stdout);
+        var expected = new ChunkLevelBeamSearch(world.Load("tuned"), null, BeamSearchOptions.Sampling,
+            new GenerationOptions(6, new SamplingOptions(), null, 2)).Run([new SearchPrompt(0, "the cat")])[0];
+        Assert.Equal(expected.Best.TokenIds, json.RootElement.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(JsonValueKind.Number, json.RootElement.GetProperty("implicit_value").ValueKind);
+
+        // --method accepts exactly the table's names, and says which they are.
+        var help = Wts.Run("search", "--help");
+        Assert.Contains(string.Join(", ", MethodSpec.Names.Keys), help.Stdout);
+        var unknown = Wts.Run("search", "--method", "beam", "--prompt", "x");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("'small-untuned'", unknown.Stderr);
+        // A method that samples the large model still needs one.
+        var noLarge = Wts.Run(["search", "--method", "base", "--tuned", world.Dir("tuned"), "--untuned", world.Dir("untuned"), "--prompt", "x"]);
+        Assert.Equal(2, noLarge.ExitCode);
+        Assert.Contains("give --large", noLarge.Stderr);
+    }
+
+    [Fact]
     public void GenerateRefusesMoreTokensThanTheModelHasPositions()
     {
         var run = Wts.Run("generate", "--model", world.Dir("large"), "--prompt", "the cat", "--max-new-tokens", "2000000000");
